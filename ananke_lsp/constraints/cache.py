@@ -1,0 +1,47 @@
+"""LRU cache of compiled constraint sets, keyed by the set's deterministic hash."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from cachetools import LRUCache
+
+from ..types import PyConstraintIR
+from .compile import CompiledConstraints, compile_constraints, constraints_hash
+
+
+class ConstraintCache:
+    def __init__(self, enabled: bool = True, limit: int = 1000) -> None:
+        if limit < 0:
+            raise RuntimeError(f"cache_size must be >= 0, got {limit}")
+        self.enabled = enabled and limit > 0
+        self.limit = limit
+        self._lru: LRUCache[str, CompiledConstraints] = LRUCache(maxsize=max(limit, 1))
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, constraints: Sequence[PyConstraintIR]) -> tuple[CompiledConstraints, bool]:
+        """The compiled set and whether it came from the cache."""
+        if not self.enabled:
+            return compile_constraints(constraints), False
+        key = constraints_hash(constraints)
+        with self._lock:
+            found = self._lru.get(key)
+            if found is not None:
+                self.hits += 1
+                return found, True
+        compiled = compile_constraints(constraints)
+        with self._lock:
+            self.misses += 1
+            self._lru[key] = compiled
+        return compiled, False
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lru.clear()
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"size": len(self._lru), "limit": self.limit}

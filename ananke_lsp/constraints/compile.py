@@ -1,0 +1,173 @@
+"""Compile ``PyConstraintIR`` sets to llguidance grammars.
+
+Every constraint is split into parts that llguidance enforces independently: its JSON schema,
+its grammar, and the intersection of its regexes (one lexeme, so the regexes are jointly
+satisfiable at every step). An engine applies the AND of all parts' token masks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import llguidance as llg
+
+from ..types import PyConstraintIR
+
+HASH_VERSION = "ananke-constraints/1"
+# Compact JSON when generating: a small model left free to emit whitespace can pad forever.
+ENFORCE_JSON_OPTIONS: llg.JsonCompileOptions = {"whitespace_flexible": False}
+_START_RULE = re.compile(r"^\s*[?!]?start\s*:", re.MULTILINE)
+_ROOT_RULE = re.compile(r"^\s*[?!]?root\s*:", re.MULTILINE)
+
+PartKind = Literal["json_schema", "grammar", "regex"]
+
+
+class ConstraintError(RuntimeError):
+    """A constraint that cannot be compiled; the message names it and gives llguidance's reason."""
+
+    def __init__(self, constraint: str, kind: str, reason: str) -> None:
+        self.constraint = constraint
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"constraint '{constraint}' ({kind}) does not compile: {reason}")
+
+
+@dataclass(frozen=True)
+class ConstraintPart:
+    constraint: str
+    kind: PartKind
+    grammar: str  # llguidance grammar enforced token by token
+    check_grammar: str  # same language, used to validate text from any engine
+
+
+@dataclass
+class CompiledConstraints:
+    hash: str
+    compiled_at: int
+    compile_time_ms: float
+    names: tuple[str, ...]
+    parts: tuple[ConstraintPart, ...]
+    _matchers: dict[int, list[llg.LLMatcher]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def schema(self) -> str:
+        """The llguidance grammars as one JSON document: every entry must hold."""
+        return json.dumps(
+            {"all_of": [{"constraint": p.constraint, "kind": p.kind, "grammar": json.loads(p.grammar)} for p in self.parts]},
+            sort_keys=True,
+        )
+
+    def matchers(self, tokenizer: llg.LLTokenizer) -> tuple[list[llg.LLMatcher], float]:
+        """Fresh matchers for ``tokenizer`` and the milliseconds spent building them (0 when reused)."""
+        with self._lock:
+            protos = self._matchers.get(id(tokenizer))
+            built_ms = 0.0
+            if protos is None:
+                start = time.perf_counter()
+                protos = [_matcher(tokenizer, p) for p in self.parts]
+                built_ms = (time.perf_counter() - start) * 1000
+                self._matchers[id(tokenizer)] = protos
+            return [m.deep_copy() for m in protos], built_ms
+
+
+def _matcher(tokenizer: llg.LLTokenizer, part: ConstraintPart) -> llg.LLMatcher:
+    matcher = llg.LLMatcher(tokenizer, part.grammar, log_level=0)
+    if matcher.is_error():
+        raise ConstraintError(part.constraint, part.kind, short_reason(matcher.get_error()))
+    return matcher
+
+
+def short_reason(message: str) -> str:
+    """llguidance errors carry a parser dump; keep the human part."""
+    return message.split("\n<state>", 1)[0].strip()
+
+
+def _normalized(constraint: PyConstraintIR) -> dict[str, object]:
+    schema: object = None
+    if constraint.json_schema is not None:
+        try:
+            schema = json.loads(constraint.json_schema)
+        except json.JSONDecodeError as exc:
+            raise ConstraintError(constraint.name, "json_schema", f"not valid JSON: {exc}") from None
+        if not isinstance(schema, (dict, bool)):
+            raise ConstraintError(constraint.name, "json_schema", "a JSON schema must be an object or a boolean")
+    grammar = constraint.grammar.strip() if constraint.grammar is not None else None
+    if grammar == "":
+        raise ConstraintError(constraint.name, "grammar", "the grammar is empty")
+    if schema is None and grammar is None and not constraint.regex_patterns:
+        raise ConstraintError(constraint.name, "constraint", "it sets none of json_schema, grammar, regex_patterns")
+    return {
+        "name": constraint.name,
+        "json_schema": schema,
+        "grammar": grammar,
+        "regex_patterns": sorted(set(constraint.regex_patterns)),
+    }
+
+
+def constraints_hash(constraints: Sequence[PyConstraintIR]) -> str:
+    """Deterministic hash of the normalized set: order, key order and duplicates do not matter."""
+    normalized = sorted((_normalized(c) for c in constraints), key=lambda c: json.dumps(c, sort_keys=True))
+    payload = json.dumps({"v": HASH_VERSION, "json": ENFORCE_JSON_OPTIONS, "set": normalized}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _lark_with_start(grammar: str) -> str:
+    # GBNF-style grammars name their start rule `root`; llguidance wants `start`.
+    if not _START_RULE.search(grammar) and _ROOT_RULE.search(grammar):
+        return "start: root\n" + grammar
+    return grammar
+
+
+def _checked(constraint: str, kind: PartKind, grammar: str) -> str:
+    is_error, messages = llg.LLMatcher.validate_grammar_with_warnings(grammar)
+    if is_error:
+        raise ConstraintError(constraint, kind, short_reason(messages[0]))
+    return grammar
+
+
+def _parts(c: dict[str, object]) -> list[ConstraintPart]:
+    name = str(c["name"])
+    parts: list[ConstraintPart] = []
+    if c["json_schema"] is not None:
+        enforce = _checked(name, "json_schema", llg.LLMatcher.grammar_from_json_schema(
+            json.dumps(c["json_schema"]), overrides=ENFORCE_JSON_OPTIONS))
+        check = _checked(name, "json_schema", llg.LLMatcher.grammar_from_json_schema(json.dumps(c["json_schema"])))
+        parts.append(ConstraintPart(name, "json_schema", enforce, check))
+    if c["grammar"] is not None:
+        lark = _checked(name, "grammar", llg.LLMatcher.grammar_from_lark(_lark_with_start(str(c["grammar"]))))
+        parts.append(ConstraintPart(name, "grammar", lark, lark))
+    patterns = list(c["regex_patterns"])  # type: ignore[call-overload]
+    if patterns:
+        for pattern in patterns:  # one by one, so an error points at the bad pattern
+            if not pattern:
+                raise ConstraintError(name, "regex", "empty regex pattern")
+            _checked(name, "regex", llg.LLMatcher.grammar_from_regex(pattern))
+        lexeme = " & ".join(f"/{llg.regex_to_lark(p)}/" for p in patterns)
+        regex = _checked(name, "regex", llg.LLMatcher.grammar_from_lark(f"start: REGEX\nREGEX: {lexeme}\n"))
+        parts.append(ConstraintPart(name, "regex", regex, regex))
+    return parts
+
+
+def compile_constraints(constraints: Sequence[PyConstraintIR]) -> CompiledConstraints:
+    """Compile and validate every constraint; raise ``ConstraintError`` naming the first bad one."""
+    start = time.perf_counter()
+    names = [c.name for c in constraints]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate is not None:
+        raise ConstraintError(duplicate, "constraint", "two constraints share this name; names must be unique")
+    normalized = [_normalized(c) for c in constraints]
+    parts = tuple(p for c in normalized for p in _parts(c))
+    return CompiledConstraints(
+        hash=constraints_hash(constraints),
+        compiled_at=int(time.time()),
+        compile_time_ms=(time.perf_counter() - start) * 1000,
+        names=tuple(names),
+        parts=parts,
+    )

@@ -1,0 +1,64 @@
+"""Check a finished text against compiled constraints with llguidance itself.
+
+A byte-level tokenizer (one token per byte) makes the check independent of any model
+vocabulary, so text from every engine is judged by exactly the grammars that were enforced."""
+
+from __future__ import annotations
+
+import functools
+
+import llguidance as llg
+
+from ..types import PyValidationResult
+from .compile import CompiledConstraints, ConstraintPart, short_reason
+
+_EOS = 256
+
+
+class _ByteTokenizer:
+    eos_token_id = _EOS
+    bos_token_id = None
+    tokens = [bytes([i]) for i in range(256)] + [b"\xff<eos>"]
+    special_token_ids = [_EOS]
+
+    def __call__(self, text: str | bytes) -> list[int]:
+        return list(text.encode() if isinstance(text, str) else text)
+
+
+@functools.cache
+def byte_tokenizer() -> llg.LLTokenizer:
+    return llg.LLTokenizer(llg.TokenizerWrapper(_ByteTokenizer()))
+
+
+def part_violation(part: ConstraintPart, text: str) -> str | None:
+    """None when ``text`` is a complete match of ``part``, else the reason."""
+    matcher = llg.LLMatcher(byte_tokenizer(), part.check_grammar, log_level=0)
+    data = text.encode()
+    consumed = matcher.try_consume_tokens(list(data))
+    if consumed < len(data):
+        shown = data[max(0, consumed - 20) : consumed + 1].decode(errors="replace")
+        return f"{part.kind} rejects byte {consumed} (after …{shown[:-1]!r}, at {shown[-1:]!r})"
+    if not matcher.is_accepting():
+        return f"{part.kind} is incomplete: the text ends before the {part.kind} is satisfied"
+    if matcher.is_error():
+        return short_reason(matcher.get_error())
+    return None
+
+
+def validate_text(
+    text: str, compiled: CompiledConstraints, enforced: tuple[str, ...] | list[str] = ()
+) -> PyValidationResult:
+    errors: dict[str, str] = {}
+    for part in compiled.parts:
+        if part.constraint not in errors:
+            reason = part_violation(part, text)
+            if reason is not None:
+                errors[part.constraint] = reason
+    satisfied = [n for n in compiled.names if n not in errors]
+    return PyValidationResult(
+        all_satisfied=not errors,
+        satisfied=satisfied,
+        violated=[n for n in compiled.names if n in errors],
+        enforced=[n for n in compiled.names if n in enforced],
+        errors=errors,
+    )

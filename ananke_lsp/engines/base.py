@@ -1,0 +1,84 @@
+"""The one seam every generator implements: ``Engine``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..constraints import CompiledConstraints
+from ..types import PyConstraintIR
+
+FinishReason = Literal["stop", "length", "cancelled", "constraint_conflict"]
+
+
+class EngineRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str
+    # True: the prompt is an instruction and goes through the model's chat template.
+    # False: the prompt is raw text the model continues (code completion).
+    chat: bool = True
+    system: str | None = None
+    constraints: list[PyConstraintIR] = Field(default_factory=list)
+    max_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    stop: list[str] = Field(default_factory=list)
+    seed: int | None = None
+
+
+class EngineResult(BaseModel):
+    text: str
+    finish_reason: FinishReason
+    tokens_generated: int
+    prompt_tokens: int
+    prefill_ms: float
+    decode_ms: float
+    compile_ms: float
+    mask_us_total: float = 0.0
+    model: str
+    engine: str
+    enforced: list[str] = Field(default_factory=list)
+
+    @property
+    def generation_ms(self) -> float:
+        return self.prefill_ms + self.decode_ms
+
+
+class EngineHealth(BaseModel):
+    ok: bool
+    engine: str
+    model: str
+    detail: str = ""
+
+
+class EngineError(RuntimeError):
+    """A generation that could not run; the message says why and what to do."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+
+    @property
+    def model(self) -> str: ...
+
+    def stream(
+        self, request: EngineRequest, compiled: CompiledConstraints | None = None
+    ) -> AsyncIterator[str | EngineResult]:
+        """Text deltas, then one final ``EngineResult``. Closing the iterator stops the work."""
+        ...
+
+    async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult: ...
+
+    async def health(self) -> EngineHealth: ...
+
+
+async def collect(stream: AsyncIterator[str | EngineResult]) -> EngineResult:
+    """Drain a stream and return its final result."""
+    async for item in stream:
+        if isinstance(item, EngineResult):
+            return item
+    raise EngineError("the engine stream ended without a result")

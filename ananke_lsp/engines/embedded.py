@@ -1,0 +1,268 @@
+"""The embedded engine: a GGUF model on the CPU through llama.cpp, with llguidance masks on
+every token. Decoding runs on one worker thread per model, so the event loop never blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..constraints import CompiledConstraints
+from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, collect
+from .model_files import resolve_model_path
+from .sampling import allowed_tokens, sample
+
+DEFAULT_SYSTEM = "You are a precise code generator. Answer with the requested output only."
+_Emit = Callable[[object], None]
+
+
+@dataclass
+class LoadedModel:
+    """A model loaded once per process, with its llguidance tokenizer and decode thread."""
+
+    path: Path
+    llm: object  # llama_cpp.Llama
+    tokenizer: object  # llguidance.LLTokenizer
+    n_vocab: int
+    n_ctx: int
+    stop_ids: frozenset[int]
+    load_ms: float
+    chat_format: Callable[[str, str], str] | None
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="ananke-decode"))
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+_MODELS: dict[tuple[str, int], LoadedModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _chat_formatter(llm: object) -> Callable[[str, str], str] | None:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    metadata: dict[str, str] = getattr(llm, "metadata", {}) or {}
+    template = metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="", add_generation_prompt=True)
+
+    def render(system: str, user: str) -> str:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return formatter(messages=messages).prompt
+
+    return render
+
+
+def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
+    """Load (once per process) the GGUF at ``model``, or the offline default."""
+    path = resolve_model_path(model)
+    key = (str(path.resolve()), n_ctx)
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+        try:
+            import llama_cpp
+            from llguidance.llamacpp import lltokenizer_from_vocab
+        except ImportError as exc:
+            raise EngineError(
+                f"the embedded engine needs llama-cpp-python ({exc}): pip install 'ananke-lsp[embedded]'"
+            ) from None
+        start = time.perf_counter()
+        llm = llama_cpp.Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, logits_all=False, verbose=False
+        )
+        load_ms = (time.perf_counter() - start) * 1000
+        vocab = llama_cpp.llama_model_get_vocab(llm.model)
+        n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
+        stop_ids = frozenset(t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t))
+        tokenizer = lltokenizer_from_vocab(vocab, eos_token=sorted(stop_ids))
+        loaded = LoadedModel(path, llm, tokenizer, n_vocab, n_ctx, stop_ids, load_ms, _chat_formatter(llm))
+        _MODELS[key] = loaded
+        return loaded
+
+
+class EmbeddedEngine:
+    """In-process CPU engine. ``model`` is a path to a GGUF file, or None for the default."""
+
+    name = "embedded"
+
+    def __init__(self, model: str | None = None, n_ctx: int = 4096) -> None:
+        self._model_arg = model
+        self._n_ctx = n_ctx
+        resolve_model_path(model)  # fail now, with the fix, if the file is missing
+
+    def loaded(self) -> LoadedModel:
+        return load_model(self._model_arg, self._n_ctx)
+
+    @property
+    def model(self) -> str:
+        return resolve_model_path(self._model_arg).stem
+
+    async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
+        return await collect(self.stream(request, compiled))
+
+    async def stream(
+        self, request: EngineRequest, compiled: CompiledConstraints | None = None
+    ) -> AsyncIterator[str | EngineResult]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        cancel = threading.Event()
+        loaded = await asyncio.to_thread(self.loaded)
+
+        def emit(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def work() -> None:
+            try:
+                emit(_decode(loaded, request, compiled, cancel, emit))
+            except BaseException as exc:  # delivered to the awaiting side, never lost
+                emit(exc)
+
+        loop.run_in_executor(loaded.executor, work)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item  # type: ignore[misc]
+                if isinstance(item, EngineResult):
+                    return
+        finally:
+            cancel.set()  # the decode loop checks this before every token
+
+    async def health(self) -> EngineHealth:
+        try:
+            loaded = await asyncio.to_thread(self.loaded)
+        except RuntimeError as exc:
+            return EngineHealth(ok=False, engine=self.name, model=str(self._model_arg or "default"), detail=str(exc))
+        return EngineHealth(ok=True, engine=self.name, model=loaded.name, detail=f"loaded in {loaded.load_ms:.0f} ms")
+
+
+def _prompt_text(loaded: LoadedModel, request: EngineRequest) -> str:
+    if request.chat and loaded.chat_format is not None:
+        return loaded.chat_format(request.system or DEFAULT_SYSTEM, request.prompt)
+    return request.prompt
+
+
+def _reuse_prefix(llm: object, tokens: list[int]) -> int:
+    """Keep the KV cache for the longest common prefix with the last prompt (editor requests
+    share most of their prefix); return how many tokens are already evaluated."""
+    if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
+        llm.reset()  # type: ignore[attr-defined]  # their state cannot be cut back to a prefix
+        return 0
+    cached = llm.input_ids[: llm.n_tokens]  # type: ignore[attr-defined]
+    common = 0
+    for a, b in zip(cached, tokens[:-1]):  # always re-evaluate the last token to get its logits
+        if a != b:
+            break
+        common += 1
+    llm.n_tokens = common  # type: ignore[attr-defined]
+    return common
+
+
+def stop_split(text: str, stops: list[str]) -> tuple[int, int | None]:
+    """(how much of ``text`` is safe to send, where the first stop string starts or None).
+    Text that could be the start of a stop string is held back until it is decided."""
+    cuts = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    if cuts:
+        return min(cuts), min(cuts)
+    held = max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+    return len(text) - held, None
+
+
+def _decode(
+    loaded: LoadedModel,
+    request: EngineRequest,
+    compiled: CompiledConstraints | None,
+    cancel: threading.Event,
+    emit: _Emit,
+) -> EngineResult:
+    import llama_cpp
+    from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
+
+    llm = loaded.llm
+    matchers, compile_ms = compiled.matchers(loaded.tokenizer) if compiled else ([], 0.0)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    prompt = llm.tokenize(_prompt_text(loaded, request).encode(), add_bos=True, special=True)  # type: ignore[attr-defined]
+    room = loaded.n_ctx - len(prompt)
+    if room < 1:
+        raise EngineError(f"prompt is {len(prompt)} tokens; the model context holds {loaded.n_ctx}")
+    max_tokens = min(request.max_tokens, room)
+    reused = _reuse_prefix(llm, prompt)
+    llm.eval(prompt[reused:])  # type: ignore[attr-defined]
+    prefill_ms = (time.perf_counter() - started) * 1000
+
+    decode_start = time.perf_counter()
+    rng = np.random.default_rng(request.seed)
+    bitmask = allocate_token_bitmask(max(len(matchers), 1), loaded.n_vocab)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    text = ""
+    sent = 0
+    cut: int | None = None
+    generated = 0
+    mask_us = 0.0
+    finish: FinishReason = "length"
+    while generated < max_tokens:
+        if cancel.is_set():
+            finish = "cancelled"
+            break
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(loaded.n_vocab,)).copy()  # type: ignore[attr-defined]
+        if matchers:
+            mask_start = time.perf_counter()
+            for row, matcher in enumerate(matchers):
+                fill_next_token_bitmask(matcher, bitmask, row)
+            allowed = allowed_tokens(bitmask[: len(matchers)], loaded.n_vocab)
+            mask_us += (time.perf_counter() - mask_start) * 1e6
+            if not allowed.any():
+                finish = "constraint_conflict"
+                break
+            logits[~allowed] = -np.inf
+        token = sample(logits, request.temperature, request.top_p, rng)
+        if token in loaded.stop_ids:
+            finish = "stop"
+            break
+        for matcher in matchers:
+            if not matcher.consume_token(token):
+                raise EngineError(f"llguidance rejected a token its own mask allowed: {matcher.get_error()}")
+        generated += 1
+        text += decoder.decode(loaded.tokenizer.decode_bytes([token]))  # type: ignore[attr-defined]
+        safe, cut = stop_split(text, request.stop)
+        if cut is not None:
+            text = text[:cut]
+        if safe > sent:
+            emit(text[sent:safe])
+            sent = safe
+        if cut is not None:
+            finish = "stop"
+            break
+        if matchers and all(m.is_stopped() for m in matchers):
+            finish = "stop"  # the constraints admit nothing more
+            break
+        llm.eval([token])  # type: ignore[attr-defined]
+    if cut is None:
+        text += decoder.decode(b"", final=True)
+    if len(text) > sent:
+        emit(text[sent:])
+    return EngineResult(
+        text=text,
+        finish_reason=finish,
+        tokens_generated=generated,
+        prompt_tokens=len(prompt),
+        prefill_ms=prefill_ms,
+        decode_ms=(time.perf_counter() - decode_start) * 1000,
+        compile_ms=compile_ms,
+        mask_us_total=mask_us,
+        model=loaded.name,
+        engine=EmbeddedEngine.name,
+        enforced=sorted({p.constraint for p in compiled.parts}) if compiled else [],
+    )

@@ -1,0 +1,78 @@
+"""One generation, start to finish, on any engine: compile (cached), generate, validate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from .constraints import CompiledConstraints, ConstraintCache, validate_text
+from .engines.base import Engine, EngineRequest, EngineResult
+from .types import PyGenerationMetadata, PyProvenance, PyValidationResult
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: EngineResult
+    validation: PyValidationResult
+    compile_ms: float  # cache lookup or compile, plus the engine's matcher build
+
+    def metadata(self) -> PyGenerationMetadata:
+        r = self.result
+        return PyGenerationMetadata(
+            tokens_generated=r.tokens_generated,
+            generation_time_ms=round(r.generation_ms),
+            avg_token_time_us=round(r.decode_ms * 1000 / r.tokens_generated) if r.tokens_generated else 0,
+            constraint_compile_time_ms=round(self.compile_ms),
+            prompt_tokens=r.prompt_tokens,
+            finish_reason=r.finish_reason,
+            engine=r.engine,
+        )
+
+    def provenance(self, intent: str) -> PyProvenance:
+        return PyProvenance(
+            model=self.result.model,
+            timestamp=int(time.time()),
+            constraints_applied=list(self.validation.satisfied + self.validation.violated),
+            original_intent=intent,
+        )
+
+
+async def compile_request(cache: ConstraintCache, request: EngineRequest) -> tuple[CompiledConstraints | None, float]:
+    """Compile the request's constraints off the event loop (a large grammar takes a while)."""
+    if not request.constraints:
+        return None, 0.0
+    start = time.perf_counter()
+    compiled, _ = await asyncio.to_thread(cache.get, request.constraints)
+    return compiled, (time.perf_counter() - start) * 1000
+
+
+def finish(result: EngineResult, compiled: CompiledConstraints | None, lookup_ms: float) -> Outcome:
+    if compiled is None:
+        validation = PyValidationResult(all_satisfied=True)
+    else:
+        validation = validate_text(result.text, compiled, enforced=result.enforced)
+    return Outcome(result, validation, lookup_ms + result.compile_ms)
+
+
+async def run(engine: Engine, cache: ConstraintCache, request: EngineRequest) -> Outcome:
+    compiled, lookup_ms = await compile_request(cache, request)
+    result = await engine.generate(request, compiled)
+    return finish(result, compiled, lookup_ms)
+
+
+async def run_streaming(
+    engine: Engine, cache: ConstraintCache, request: EngineRequest
+) -> AsyncIterator[str | Outcome]:
+    """Text deltas, then the ``Outcome``. Closing the iterator stops the engine."""
+    compiled, lookup_ms = await compile_request(cache, request)
+    stream = engine.stream(request, compiled)
+    try:
+        async for item in stream:
+            if isinstance(item, EngineResult):
+                yield finish(item, compiled, lookup_ms)
+                return
+            yield item
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
