@@ -21,7 +21,7 @@ class _SeedModel(BaseModel):
         names = list(type(self).model_fields)
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
-        for name, value in zip(names, args):
+        for name, value in zip(names, args, strict=False):
             if name in kwargs:
                 raise TypeError(f"{type(self).__name__} got multiple values for argument '{name}'")
             kwargs[name] = value

@@ -59,10 +59,8 @@ class CompiledConstraints:
     @property
     def schema(self) -> str:
         """The llguidance grammars as one JSON document: every entry must hold."""
-        return json.dumps(
-            {"all_of": [{"constraint": p.constraint, "kind": p.kind, "grammar": json.loads(p.grammar)} for p in self.parts]},
-            sort_keys=True,
-        )
+        entries = [{"constraint": p.constraint, "kind": p.kind, "grammar": json.loads(p.grammar)} for p in self.parts]
+        return json.dumps({"all_of": entries}, sort_keys=True)
 
     def matchers(self, tokenizer: llg.LLTokenizer) -> tuple[list[llg.LLMatcher], float]:
         """Fresh matchers for ``tokenizer`` and the milliseconds spent building them (0 when reused)."""
@@ -125,10 +123,16 @@ def _lark_with_start(grammar: str) -> str:
     return grammar
 
 
+_SOURCE_ECHO = re.compile(r"^\s+\d+ \| ", re.MULTILINE)
+
+
 def _checked(constraint: str, kind: PartKind, grammar: str) -> str:
     is_error, messages = llg.LLMatcher.validate_grammar_with_warnings(grammar)
     if is_error:
-        raise ConstraintError(constraint, kind, short_reason(messages[0]))
+        reason = short_reason(messages[0])
+        if kind == "regex":  # the echoed source is our wrapper grammar, not the user's text
+            reason = _SOURCE_ECHO.split(reason, 1)[0].rstrip()
+        raise ConstraintError(constraint, kind, reason)
     return grammar
 
 

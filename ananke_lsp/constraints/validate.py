@@ -6,6 +6,7 @@ vocabulary, so text from every engine is judged by exactly the grammars that wer
 from __future__ import annotations
 
 import functools
+from typing import ClassVar
 
 import llguidance as llg
 
@@ -18,8 +19,8 @@ _EOS = 256
 class _ByteTokenizer:
     eos_token_id = _EOS
     bos_token_id = None
-    tokens = [bytes([i]) for i in range(256)] + [b"\xff<eos>"]
-    special_token_ids = [_EOS]
+    tokens: ClassVar[list[bytes]] = [bytes([i]) for i in range(256)] + [b"\xff<eos>"]
+    special_token_ids: ClassVar[list[int]] = [_EOS]
 
     def __call__(self, text: str | bytes) -> list[int]:
         return list(text.encode() if isinstance(text, str) else text)

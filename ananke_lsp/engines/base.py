@@ -8,8 +8,9 @@ from typing import Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..constraints import CompiledConstraints
-from ..types import PyConstraintIR
+from ..types import PyConstraintIR, PyGenerationContext
 
+DEFAULT_SYSTEM = "You are a precise code generator. Answer with the requested output only."
 FinishReason = Literal["stop", "length", "cancelled", "constraint_conflict"]
 
 
@@ -27,6 +28,17 @@ class EngineRequest(BaseModel):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     stop: list[str] = Field(default_factory=list)
     seed: int | None = None
+    context: PyGenerationContext | None = None
+
+    def system_prompt(self) -> str:
+        """The system message for chat prompts: the default, plus what the context says."""
+        ctx = self.context
+        facts = [] if ctx is None else [
+            f"{label}: {value}"
+            for label, value in (("Language", ctx.language), ("File", ctx.current_file), ("Project", ctx.project_root))
+            if value
+        ]
+        return "\n".join([self.system or DEFAULT_SYSTEM, *facts])
 
 
 class EngineResult(BaseModel):

@@ -8,6 +8,7 @@ import codecs
 import os
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ from .base import EngineError, EngineHealth, EngineRequest, EngineResult, Finish
 from .model_files import resolve_model_path
 from .sampling import allowed_tokens, sample
 
-DEFAULT_SYSTEM = "You are a precise code generator. Answer with the requested output only."
 _Emit = Callable[[object], None]
 
 
@@ -36,7 +36,8 @@ class LoadedModel:
     stop_ids: frozenset[int]
     load_ms: float
     chat_format: Callable[[str, str], str] | None
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="ananke-decode"))
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ananke-decode"))
+    tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
 
     @property
     def name(self) -> str:
@@ -85,7 +86,9 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
         stop_ids = frozenset(t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t))
-        tokenizer = lltokenizer_from_vocab(vocab, eos_token=sorted(stop_ids))
+        with warnings.catch_warnings():  # llguidance's glue calls a llama.cpp API deprecated 49k times
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tokenizer = lltokenizer_from_vocab(vocab, eos_token=sorted(stop_ids))
         loaded = LoadedModel(path, llm, tokenizer, n_vocab, n_ctx, stop_ids, load_ms, _chat_formatter(llm))
         _MODELS[key] = loaded
         return loaded
@@ -150,7 +153,7 @@ class EmbeddedEngine:
 
 def _prompt_text(loaded: LoadedModel, request: EngineRequest) -> str:
     if request.chat and loaded.chat_format is not None:
-        return loaded.chat_format(request.system or DEFAULT_SYSTEM, request.prompt)
+        return loaded.chat_format(request.system_prompt(), request.prompt)
     return request.prompt
 
 
@@ -162,7 +165,7 @@ def _reuse_prefix(llm: object, tokens: list[int]) -> int:
         return 0
     cached = llm.input_ids[: llm.n_tokens]  # type: ignore[attr-defined]
     common = 0
-    for a, b in zip(cached, tokens[:-1]):  # always re-evaluate the last token to get its logits
+    for a, b in zip(cached, tokens[:-1], strict=False):  # always re-evaluate the last token to get its logits
         if a != b:
             break
         common += 1
@@ -235,6 +238,7 @@ def _decode(
             if not matcher.consume_token(token):
                 raise EngineError(f"llguidance rejected a token its own mask allowed: {matcher.get_error()}")
         generated += 1
+        loaded.tokens_decoded += 1
         text += decoder.decode(loaded.tokenizer.decode_bytes([token]))  # type: ignore[attr-defined]
         safe, cut = stop_split(text, request.stop)
         if cut is not None:

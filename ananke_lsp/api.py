@@ -1,0 +1,143 @@
+"""``Ananke``: the seed's Python API over any ``Engine``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from . import generation
+from .constraints import ConstraintCache
+from .engines.base import Engine, EngineHealth, EngineRequest
+from .types import (
+    DEFAULT_MODEL,
+    PyConstraintIR,
+    PyGenerationRequest,
+    PyGenerationResponse,
+    PyModalConfig,
+    check_endpoint_url,
+)
+
+
+class _ServiceNotAvailable:
+    """Stands where the HTTP service engine will go: the client for `modal_service` is not part
+    of this release, so every call fails at once with the way out rather than hanging."""
+
+    name = "service"
+
+    def __init__(self, config: PyModalConfig) -> None:
+        self.model = config.model
+        self._reason = (
+            f"the HTTP client for the generation service at {config.endpoint_url} is not available in this "
+            "release; use Ananke.local() for the embedded CPU engine"
+        )
+
+    def stream(self, request: EngineRequest, compiled: object = None) -> Any:
+        raise RuntimeError(self._reason)
+
+    async def generate(self, request: EngineRequest, compiled: object = None) -> Any:
+        raise RuntimeError(self._reason)
+
+    async def health(self) -> EngineHealth:
+        return EngineHealth(ok=False, engine=self.name, model=self.model, detail=self._reason)
+
+
+class Ananke:
+    """Constrained code generation. ``Ananke(modal_endpoint=...)`` targets a remote service,
+    ``Ananke.local()`` the embedded CPU engine, ``Ananke.with_engine(engine)`` any ``Engine``."""
+
+    def __init__(
+        self,
+        modal_endpoint: str,
+        modal_api_key: str | None = None,
+        model: str = DEFAULT_MODEL,
+        timeout_secs: int = 300,
+        enable_cache: bool = True,
+        cache_size: int = 1000,
+    ) -> None:
+        check_endpoint_url(modal_endpoint)
+        try:
+            self.config: PyModalConfig | None = PyModalConfig(
+                endpoint_url=modal_endpoint, model=model, api_key=modal_api_key, timeout_secs=timeout_secs
+            )
+        except ValueError as exc:
+            raise RuntimeError(f"invalid Ananke configuration: {exc}") from None
+        self._setup(_ServiceNotAvailable(self.config), enable_cache, cache_size)
+
+    def _setup(self, engine: Engine, enable_cache: bool, cache_size: int) -> None:
+        self.engine = engine
+        self._cache = ConstraintCache(enabled=enable_cache, limit=cache_size)
+
+    def __repr__(self) -> str:  # never shows the API key
+        return f"Ananke(engine={self.engine.name!r}, model={self.engine.model!r})"
+
+    @classmethod
+    def with_engine(cls, engine: Engine, *, enable_cache: bool = True, cache_size: int = 1000) -> Ananke:
+        self = cls.__new__(cls)
+        self.config = None
+        self._setup(engine, enable_cache, cache_size)
+        return self
+
+    @classmethod
+    def local(
+        cls, model: str | None = None, *, enable_cache: bool = True, cache_size: int = 1000, n_ctx: int = 4096
+    ) -> Ananke:
+        """The embedded engine on the CPU: ``model`` is a GGUF path, None for the offline default."""
+        from .engines.embedded import EmbeddedEngine
+
+        return cls.with_engine(EmbeddedEngine(model, n_ctx=n_ctx), enable_cache=enable_cache, cache_size=cache_size)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Ananke:
+        """``MODAL_ENDPOINT`` (required), ``MODAL_API_KEY``, ``MODAL_MODEL``, ``ANANKE_CACHE_SIZE``;
+        keyword arguments override them."""
+        settings: dict[str, Any] = {
+            "modal_endpoint": os.environ.get("MODAL_ENDPOINT"),
+            "modal_api_key": os.environ.get("MODAL_API_KEY") or None,
+            "model": os.environ.get("MODAL_MODEL") or DEFAULT_MODEL,
+        }
+        size = os.environ.get("ANANKE_CACHE_SIZE")
+        if size:
+            try:
+                settings["cache_size"] = int(size)
+            except ValueError:
+                raise RuntimeError(f"ANANKE_CACHE_SIZE must be an integer, got {size!r}") from None
+        settings.update(overrides)
+        if not settings["modal_endpoint"]:
+            raise RuntimeError("MODAL_ENDPOINT is not set: export MODAL_ENDPOINT=https://your-app.modal.run")
+        return cls(**settings)
+
+    async def generate(self, request: PyGenerationRequest) -> PyGenerationResponse:
+        engine_request = EngineRequest(
+            prompt=request.prompt,
+            chat=True,
+            context=request.context,
+            constraints=request.constraints_ir,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+        )
+        try:
+            outcome = await generation.run(self.engine, self._cache, engine_request)
+        except (RuntimeError, TimeoutError):
+            raise  # already say what went wrong (ConstraintError, EngineError, timeouts)
+        except Exception as exc:
+            raise RuntimeError(f"generation failed: {exc}") from exc
+        return PyGenerationResponse(
+            code=outcome.result.text,
+            provenance=outcome.provenance(request.prompt),
+            validation=outcome.validation,
+            metadata=outcome.metadata(),
+        )
+
+    async def compile_constraints(self, constraints: list[PyConstraintIR]) -> dict[str, Any]:
+        compiled, _ = await asyncio.to_thread(self._cache.get, constraints)
+        return {"hash": compiled.hash, "compiled_at": compiled.compiled_at, "schema": compiled.schema}
+
+    async def health_check(self) -> bool:
+        return (await self.engine.health()).ok
+
+    async def clear_cache(self) -> None:
+        self._cache.clear()
+
+    async def cache_stats(self) -> dict[str, int]:
+        return self._cache.stats()

@@ -1,0 +1,98 @@
+"""``ananke``: generate with constraints on the command line, and check ``.ananke.toml`` files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from .types import PyConstraintIR, PyGenerationRequest
+
+EXIT_VIOLATED = 1
+EXIT_ERROR = 2
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"ananke: cannot read {what} file {path}: {exc}") from None
+
+
+def _constraints(args: argparse.Namespace) -> list[PyConstraintIR]:
+    found: list[PyConstraintIR] = []
+    if args.regex:
+        found.append(PyConstraintIR(name="regex", regex_patterns=args.regex))
+    if args.json_schema:
+        found.append(PyConstraintIR(name=Path(args.json_schema).stem, json_schema=_read(args.json_schema, "JSON schema")))
+    if args.grammar:
+        found.append(PyConstraintIR(name=Path(args.grammar).stem, grammar=_read(args.grammar, "grammar")))
+    return found
+
+
+async def _generate(args: argparse.Namespace) -> int:
+    from .api import Ananke
+
+    ananke = Ananke.local(args.model)
+    request = PyGenerationRequest(
+        prompt=args.prompt, constraints_ir=_constraints(args), max_tokens=args.max_tokens, temperature=args.temperature
+    )
+    response = await ananke.generate(request)
+    if args.json:
+        print(response.model_dump_json(indent=2))
+    else:
+        print(response.code)
+        v, m = response.validation, response.metadata
+        status = "all constraints hold" if v.all_satisfied else f"VIOLATED: {v.errors}"
+        print(
+            f"-- {status}; enforced token by token: {v.enforced or 'none'}; {m.tokens_generated} tokens in "
+            f"{m.generation_time_ms} ms ({m.finish_reason}); compile {m.constraint_compile_time_ms} ms",
+            file=sys.stderr,
+        )
+    return 0 if response.validation.all_satisfied else EXIT_VIOLATED
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .config import check
+
+    issues = check(Path(args.path))
+    for issue in issues:
+        print(f"{issue.file}:{issue.line}:{issue.column}: {issue.message}", file=sys.stderr)
+    if not issues:
+        print(f"{args.path}: OK")
+    return EXIT_ERROR if issues else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ananke", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="generate text that satisfies the given constraints")
+    gen.add_argument("prompt")
+    gen.add_argument("--regex", action="append", default=[], metavar="R", help="regex the whole output must match")
+    gen.add_argument("--json-schema", metavar="FILE", help="JSON schema the output must satisfy")
+    gen.add_argument("--grammar", metavar="FILE", help="llguidance Lark grammar the output must follow")
+    gen.add_argument("--max-tokens", type=int, default=256, metavar="N")
+    gen.add_argument("--temperature", type=float, default=0.7, metavar="T")
+    gen.add_argument("--model", metavar="PATH", help="GGUF model file (default: SmolLM2-135M-Instruct)")
+    gen.add_argument("--json", action="store_true", help="print the whole response as JSON")
+    gen.set_defaults(run=lambda a: asyncio.run(_generate(a)))
+
+    chk = sub.add_parser("check", help="validate a .ananke.toml and compile its constraints")
+    chk.add_argument("path", nargs="?", default=".", help="config file or a directory to search upwards from")
+    chk.set_defaults(run=_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (RuntimeError, ValueError) as exc:
+        print(f"ananke: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""From the editor buffer to a generation request."""

@@ -1,0 +1,64 @@
+"""Per-file `.ananke.toml` lookup for the server: nearest config wins, a broken file is reported
+as diagnostics on itself while the last good version stays in use."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from lsprotocol import types
+
+from ..config import ConfigError, ConfigIssue, ProjectConfig, compile_check, find_config, load_config
+
+log = logging.getLogger("ananke_lsp.server")
+Publish = Callable[[Path, list[types.Diagnostic]], None]
+
+
+def _diagnostic(issue: ConfigIssue) -> types.Diagnostic:
+    start = types.Position(line=max(issue.line - 1, 0), character=max(issue.column - 1, 0))
+    return types.Diagnostic(
+        range=types.Range(start=start, end=types.Position(line=start.line, character=start.character + 1_000)),
+        message=issue.message,
+        severity=types.DiagnosticSeverity.Error,
+        source="ananke",
+    )
+
+
+class ProjectConfigs:
+    def __init__(self, publish: Publish) -> None:
+        self._publish = publish
+        self._good: dict[Path, ProjectConfig] = {}
+        self._stamp: dict[Path, float] = {}
+
+    def for_file(self, path: Path | None, workspace_root: Path | None) -> ProjectConfig:
+        start = path.parent if path is not None else workspace_root
+        found = find_config(start, stop_at=workspace_root) if start is not None else None
+        if found is None:
+            return ProjectConfig.default(workspace_root or (path.parent if path else Path.cwd()))
+        return self._load(found)
+
+    def reload(self, config_file: Path) -> None:
+        """Re-read after a change (save, watched-file event) and publish what is wrong."""
+        self._stamp.pop(config_file, None)
+        self._load(config_file)
+
+    def _load(self, config_file: Path) -> ProjectConfig:
+        try:
+            stamp = config_file.stat().st_mtime_ns
+        except OSError:
+            stamp = -1
+        if self._stamp.get(config_file) == stamp and config_file in self._good:
+            return self._good[config_file]
+        self._stamp[config_file] = stamp
+        try:
+            loaded = load_config(config_file)
+            issues = compile_check(loaded)
+        except ConfigError as exc:
+            loaded, issues = None, exc.issues
+        self._publish(config_file, [_diagnostic(i) for i in issues])
+        if loaded is not None and not issues:
+            self._good[config_file] = loaded
+        elif issues:
+            log.warning("%s has %d problem(s); keeping the last good configuration", config_file, len(issues))
+        return self._good.get(config_file) or ProjectConfig.default(config_file.parent)
