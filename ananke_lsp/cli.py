@@ -25,7 +25,9 @@ def _constraints(args: argparse.Namespace) -> list[PyConstraintIR]:
     if args.regex:
         found.append(PyConstraintIR(name="regex", regex_patterns=args.regex))
     if args.json_schema:
-        found.append(PyConstraintIR(name=Path(args.json_schema).stem, json_schema=_read(args.json_schema, "JSON schema")))
+        found.append(
+            PyConstraintIR(name=Path(args.json_schema).stem, json_schema=_read(args.json_schema, "JSON schema"))
+        )
     if args.grammar:
         found.append(PyConstraintIR(name=Path(args.grammar).stem, grammar=_read(args.grammar, "grammar")))
     return found

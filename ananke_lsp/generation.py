@@ -62,9 +62,7 @@ async def run(engine: Engine, cache: ConstraintCache, request: EngineRequest) ->
     return finish(result, compiled, lookup_ms)
 
 
-async def run_streaming(
-    engine: Engine, cache: ConstraintCache, request: EngineRequest
-) -> AsyncIterator[str | Outcome]:
+async def run_streaming(engine: Engine, cache: ConstraintCache, request: EngineRequest) -> AsyncIterator[str | Outcome]:
     """Text deltas, then the ``Outcome``. Closing the iterator stops the engine."""
     compiled, lookup_ms = await compile_request(cache, request)
     stream = engine.stream(request, compiled)

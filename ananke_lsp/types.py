@@ -103,9 +103,7 @@ def check_endpoint_url(url: str) -> str:
     """Return ``url`` if it is an absolute http(s) URL with a host, else raise ``RuntimeError``."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise RuntimeError(
-            f"invalid service endpoint URL {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]"
-        )
+        raise RuntimeError(f"invalid service endpoint URL {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]")
     return url
 
 

@@ -5,10 +5,21 @@ import re
 
 import pytest
 
-from ananke_lsp.constraints import ConstraintCache, ConstraintError, compile_constraints, constraints_hash, validate_text
+from ananke_lsp.constraints import (
+    ConstraintCache,
+    ConstraintError,
+    compile_constraints,
+    constraints_hash,
+    validate_text,
+)
 from ananke_lsp.types import PyConstraintIR as C
 
-SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"id": {"type": "integer"}},
+    "required": ["id"],
+    "additionalProperties": False,
+}
 
 
 def test_hash_is_deterministic_and_ignores_order_and_key_order():
@@ -58,7 +69,9 @@ def test_all_regexes_of_a_constraint_must_hold():
 
 
 def test_validation_reports_each_constraint_separately():
-    compiled = compile_constraints([C(name="json", json_schema=json.dumps(SCHEMA)), C(name="short", regex_patterns=[".{1,8}"])])
+    compiled = compile_constraints(
+        [C(name="json", json_schema=json.dumps(SCHEMA)), C(name="short", regex_patterns=[".{1,8}"])]
+    )
     result = validate_text('{"id": 12345}', compiled)
     assert result.satisfied == ["json"] and result.violated == ["short"] and not result.all_satisfied
     result = validate_text('{"id":1}', compiled)

@@ -43,8 +43,12 @@ async def _generate(engine, prompt, constraints, **kw):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_json_schema_output_is_valid_json_for_the_schema(engine, seed):
     result, validation = await _generate(
-        engine, "Describe a person as JSON.", [C(name="person", json_schema=json.dumps(PERSON))],
-        max_tokens=120, temperature=0.8, seed=seed,
+        engine,
+        "Describe a person as JSON.",
+        [C(name="person", json_schema=json.dumps(PERSON))],
+        max_tokens=120,
+        temperature=0.8,
+        seed=seed,
     )
     jsonschema.validate(json.loads(result.text), PERSON)
     assert validation.all_satisfied and validation.enforced == ["person"]
@@ -54,7 +58,11 @@ async def test_json_schema_output_is_valid_json_for_the_schema(engine, seed):
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_regex_output_fullmatches(engine, seed):
     result, validation = await _generate(
-        engine, "When was the moon landing?", [C(name="date", regex_patterns=[DATE])], max_tokens=20, temperature=1.0,
+        engine,
+        "When was the moon landing?",
+        [C(name="date", regex_patterns=[DATE])],
+        max_tokens=20,
+        temperature=1.0,
         seed=seed,
     )
     assert re.fullmatch(DATE, result.text), result.text
@@ -63,7 +71,11 @@ async def test_regex_output_fullmatches(engine, seed):
 
 async def test_lark_grammar_output_parses_with_lark(engine):
     result, validation = await _generate(
-        engine, "Write a SQL query listing user names.", [C(name="sql", grammar=SQL)], max_tokens=40, temperature=0.5,
+        engine,
+        "Write a SQL query listing user names.",
+        [C(name="sql", grammar=SQL)],
+        max_tokens=40,
+        temperature=0.5,
         seed=4,
     )
     lark.Lark(SQL, parser="earley").parse(result.text)

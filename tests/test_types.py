@@ -41,7 +41,9 @@ def test_positional_arguments_follow_the_seed_signatures():
 
 
 def test_response_parts_are_read_only():
-    meta = PyGenerationMetadata(tokens_generated=1, generation_time_ms=2, avg_token_time_us=3, constraint_compile_time_ms=0)
+    meta = PyGenerationMetadata(
+        tokens_generated=1, generation_time_ms=2, avg_token_time_us=3, constraint_compile_time_ms=0
+    )
     with pytest.raises(ValidationError):
         meta.tokens_generated = 5
     prov = PyProvenance(model="m", timestamp=1, original_intent="x")

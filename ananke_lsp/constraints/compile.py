@@ -140,8 +140,11 @@ def _parts(c: dict[str, object]) -> list[ConstraintPart]:
     name = str(c["name"])
     parts: list[ConstraintPart] = []
     if c["json_schema"] is not None:
-        enforce = _checked(name, "json_schema", llg.LLMatcher.grammar_from_json_schema(
-            json.dumps(c["json_schema"]), overrides=ENFORCE_JSON_OPTIONS))
+        enforce = _checked(
+            name,
+            "json_schema",
+            llg.LLMatcher.grammar_from_json_schema(json.dumps(c["json_schema"]), overrides=ENFORCE_JSON_OPTIONS),
+        )
         check = _checked(name, "json_schema", llg.LLMatcher.grammar_from_json_schema(json.dumps(c["json_schema"])))
         parts.append(ConstraintPart(name, "json_schema", enforce, check))
     if c["grammar"] is not None:

@@ -33,11 +33,19 @@ class EngineRequest(BaseModel):
     def system_prompt(self) -> str:
         """The system message for chat prompts: the default, plus what the context says."""
         ctx = self.context
-        facts = [] if ctx is None else [
-            f"{label}: {value}"
-            for label, value in (("Language", ctx.language), ("File", ctx.current_file), ("Project", ctx.project_root))
-            if value
-        ]
+        facts = (
+            []
+            if ctx is None
+            else [
+                f"{label}: {value}"
+                for label, value in (
+                    ("Language", ctx.language),
+                    ("File", ctx.current_file),
+                    ("Project", ctx.project_root),
+                )
+                if value
+            ]
+        )
         return "\n".join([self.system or DEFAULT_SYSTEM, *facts])
 
 

@@ -208,18 +208,19 @@ def _decode(
     decode_start = time.perf_counter()
     rng = np.random.default_rng(request.seed)
     bitmask = allocate_token_bitmask(max(len(matchers), 1), loaded.n_vocab)
+    mask_us = 0.0
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = ""
     sent = 0
     cut: int | None = None
     generated = 0
-    mask_us = 0.0
     finish: FinishReason = "length"
     while generated < max_tokens:
         if cancel.is_set():
             finish = "cancelled"
             break
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(loaded.n_vocab,)).copy()  # type: ignore[attr-defined]
+        # llama.cpp's own logits buffer: masked in place, it is overwritten by the next eval
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(loaded.n_vocab,))  # type: ignore[attr-defined]
         if matchers:
             mask_start = time.perf_counter()
             for row, matcher in enumerate(matchers):

@@ -12,9 +12,7 @@ def allowed_tokens(bitmasks: NDArray[np.int32], n_vocab: int) -> NDArray[np.bool
     return np.unpackbits(combined.view(np.uint8), bitorder="little")[:n_vocab].view(np.bool_)
 
 
-def sample(
-    logits: NDArray[np.float32], temperature: float, top_p: float, rng: np.random.Generator
-) -> int:
+def sample(logits: NDArray[np.float32], temperature: float, top_p: float, rng: np.random.Generator) -> int:
     """Greedy at temperature 0; otherwise temperature + nucleus sampling. Masked logits are -inf."""
     if temperature <= 0.0:
         return int(np.argmax(logits))

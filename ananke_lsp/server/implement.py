@@ -54,8 +54,12 @@ async def implement_function(ls: AnankeServer, uri: str, version: int | None, de
     """Generate and apply the body; False (with a message to the user) when nothing was applied."""
     doc = ls.workspace.get_text_document(uri)
     if version is not None and doc.version != version:
-        ls.window_show_message(types.ShowMessageParams(
-            type=types.MessageType.Warning, message="ananke: the file changed since the action was offered; try again"))
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Warning,
+                message="ananke: the file changed since the action was offered; try again",
+            )
+        )
         return False
     lines = _lines(doc.source)
     fn = function_at(lines, def_line)
@@ -83,23 +87,30 @@ async def implement_function(ls: AnankeServer, uri: str, version: int | None, de
     body = outcome.result.text
     if not outcome.validation.all_satisfied or not body.strip():
         reason = outcome.validation.errors or "the model produced an empty body"
-        ls.window_show_message(types.ShowMessageParams(
-            type=types.MessageType.Error, message=f"ananke: no body applied for '{fn.name}': {reason}"))
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Error, message=f"ananke: no body applied for '{fn.name}': {reason}"
+            )
+        )
         return False
     if not body.endswith("\n"):
         body += "\n"  # keep the next statement on its own line
     edit = types.TextDocumentEdit(
         text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=doc.version),
-        edits=[types.TextEdit(
-            range=types.Range(start=types.Position(line=fn.body_start, character=0),
-                              end=_end_position(lines, fn.body_end)),
-            new_text=body,
-        )],
+        edits=[
+            types.TextEdit(
+                range=types.Range(
+                    start=types.Position(line=fn.body_start, character=0), end=_end_position(lines, fn.body_end)
+                ),
+                new_text=body,
+            )
+        ],
     )
     if ls.workspace.get_text_document(uri).version != doc.version:
         return False  # edited while we generated: the edit was computed for an older buffer
-    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
-        edit=types.WorkspaceEdit(document_changes=[edit]), label=f"Implement {fn.name}"))
+    result = await ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(edit=types.WorkspaceEdit(document_changes=[edit]), label=f"Implement {fn.name}")
+    )
     return bool(result.applied)
 
 

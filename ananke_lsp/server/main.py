@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from .app import AnankeServer
 from . import completion, implement, lifecycle
+from .app import AnankeServer
 
 
 def build_server() -> AnankeServer:
@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     # stdout carries the protocol: logs go to stderr only
-    logging.basicConfig(stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     server = build_server()
     if args.tcp:
         server.start_tcp(*args.tcp)
