@@ -23,8 +23,10 @@ temperature = 0.0
 name = "no-print-in-bodies"
 languages = ["python"]
 actions = ["implement_function"]
-grammar = 'start: BODY
-BODY: ~/(?s:.*print\(.*)/'
+grammar = '''
+start: BODY
+BODY: ~/(?s:.*print\(.*)/
+'''
 """
 
 SOURCE = '''import math
@@ -83,7 +85,7 @@ def _apply(text: str, edit: types.TextEdit) -> str:
     lines = text.split("\n")
     start, end = edit.range.start, edit.range.end
     before = (
-        "\n".join([*lines[:start.line], lines[start.line][:start.character]]) if start.line < len(lines) else text
+        "\n".join([*lines[: start.line], lines[start.line][: start.character]]) if start.line < len(lines) else text
     )
     after = "\n".join([lines[end.line][end.character :], *lines[end.line + 1 :]]) if end.line < len(lines) else ""
     return before + edit.new_text + after
@@ -121,7 +123,40 @@ async def test_completion_item_is_offered_at_the_cursor(client: LanguageClient, 
     assert edit.range.start == position
 
 
-async def test_implement_function_applies_a_constrained_versioned_edit(client: LanguageClient, project: Path):
+def _check_body_edit(doc_edit: types.TextDocumentEdit, version: int) -> None:
+    assert doc_edit.text_document.version == version
+    [edit] = doc_edit.edits
+    body = edit.new_text
+    assert body.strip(), "an empty body is never applied"
+    # buffer-derived: every non-blank line stays inside the function's block
+    assert all(line.startswith("    ") for line in body.split("\n") if line.strip())
+    # project constraint from .ananke.toml, checked independently
+    assert re.search(r"print\(", body) is None
+    new_source = _apply(SOURCE, edit)
+    assert new_source.startswith(SOURCE.split("    pass")[0])  # header and docstring kept
+    assert "    pass\n" not in new_source.split("def circle_area")[0]
+    assert new_source.endswith("def circle_area(radius: float) -> float:\n    return math.pi * radius\n")
+
+
+async def test_config_has_no_diagnostics(client: LanguageClient, project: Path):
+    config = project / ".ananke.toml"
+    _open(client, config, CONFIG, language="toml")
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[config.as_uri()]) == []
+
+
+async def test_broken_config_gets_a_diagnostic_at_the_offending_line(client: LanguageClient, project: Path):
+    broken = project / "pkg" / ".ananke.toml"
+    broken.parent.mkdir(exist_ok=True)
+    text = "[generation]\nmax_tokens = 64\ntemperature = 1.5\n"
+    broken.write_text(text)
+    _open(client, broken, text, language="toml")
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    [diagnostic] = client.diagnostics[broken.as_uri()]
+    assert diagnostic.range.start.line == 2 and "temperature" in diagnostic.message
+
+
+async def test_implement_function_resolves_to_a_constrained_versioned_edit(client: LanguageClient, project: Path):
     uri = _open(client, project / "app.py", SOURCE, version=7)
     actions = await client.text_document_code_action_async(
         types.CodeActionParams(
@@ -132,24 +167,22 @@ async def test_implement_function_applies_a_constrained_versioned_edit(client: L
     )
     assert actions is not None
     [action] = [a for a in actions if isinstance(a, types.CodeAction) and "greet" in a.title]
-    assert action.command is not None
+    assert action.edit is None  # generated lazily, only when the user picks it
+    resolved = await client.code_action_resolve_async(action)
+    assert resolved.edit is not None and resolved.edit.document_changes is not None
+    [doc_edit] = resolved.edit.document_changes
+    _check_body_edit(doc_edit, version=7)
+
+
+async def test_implement_function_command_applies_the_edit(client: LanguageClient, project: Path):
+    uri = _open(client, project / "app.py", SOURCE, version=9)
     applied = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command=action.command.command, arguments=action.command.arguments)
+        types.ExecuteCommandParams(command="ananke.implementFunction", arguments=[uri, 9, 3])
     )
     assert applied is True
     [params] = client.applied_edits[-1:]
     [doc_edit] = params.edit.document_changes
-    assert doc_edit.text_document.version == 7
-    [edit] = doc_edit.edits
-    body = edit.new_text
-    assert body.strip(), "an empty body is never applied"
-    # buffer-derived: every non-blank line stays inside the function's block
-    assert all(line.startswith("    ") for line in body.split("\n") if line.strip())
-    # project constraint from .ananke.toml, checked independently
-    assert re.search(r"print\(", body) is None
-    new_source = _apply(SOURCE, edit)
-    assert new_source.startswith(SOURCE.split("    pass")[0])  # header and docstring kept
-    assert new_source.endswith("def circle_area(radius: float) -> float:\n    return math.pi * radius\n")
+    _check_body_edit(doc_edit, version=9)
 
 
 async def test_privacy_excluded_file_gets_no_suggestion(client: LanguageClient, project: Path):

@@ -1,5 +1,9 @@
 """Code action "Implement function" (Python): generate the body of the function under the cursor,
-held inside the function's indentation block, and apply it as a versioned edit."""
+held inside the function's indentation block, as a versioned edit.
+
+Clients that resolve code actions lazily (VS Code, Neovim) get the edit from `codeAction/resolve`,
+generated only when the user picks the action; others get a command that applies it with
+`workspace/applyEdit`. Either way an edit computed for an older buffer is never applied."""
 
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ log = logging.getLogger("ananke_lsp.server")
 IMPLEMENT = "ananke.implementFunction"
 
 
+class StaleBuffer(Exception):
+    """The document changed after the action was offered or while the body was generated."""
+
+
 def _lines(source: str) -> list[str]:
     return source.split("\n")
 
@@ -26,6 +34,13 @@ def _end_position(lines: list[str], end_line: int) -> types.Position:
         return types.Position(line=end_line, character=0)
     last = len(lines) - 1
     return types.Position(line=last, character=len(lines[last].encode("utf-16-le")) // 2)
+
+
+def _resolves_edits(ls: AnankeServer) -> bool:
+    caps = ls.client_capabilities.text_document
+    action = caps.code_action if caps else None
+    support = action.resolve_support if action else None
+    return bool(support and "edit" in support.properties)
 
 
 def code_actions(ls: AnankeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
@@ -41,26 +56,18 @@ def code_actions(ls: AnankeServer, params: types.CodeActionParams) -> list[types
     if fn is None:
         return []
     title = f"Implement function '{fn.name}'"
-    return [
-        types.CodeAction(
-            title=title,
-            kind=types.CodeActionKind.RefactorRewrite,
-            command=types.Command(title=title, command=IMPLEMENT, arguments=[uri, doc.version, fn.def_line]),
-        )
-    ]
+    target = [uri, doc.version, fn.def_line]
+    if _resolves_edits(ls):
+        return [types.CodeAction(title=title, kind=types.CodeActionKind.RefactorRewrite, data=target)]
+    command = types.Command(title=title, command=IMPLEMENT, arguments=target)
+    return [types.CodeAction(title=title, kind=types.CodeActionKind.RefactorRewrite, command=command)]
 
 
-async def implement_function(ls: AnankeServer, uri: str, version: int | None, def_line: int) -> bool:
-    """Generate and apply the body; False (with a message to the user) when nothing was applied."""
+async def body_edit(ls: AnankeServer, uri: str, version: int | None, def_line: int) -> types.TextDocumentEdit:
+    """Generate the function's body and the versioned edit that puts it in place."""
     doc = ls.workspace.get_text_document(uri)
     if version is not None and doc.version != version:
-        ls.window_show_message(
-            types.ShowMessageParams(
-                type=types.MessageType.Warning,
-                message="ananke: the file changed since the action was offered; try again",
-            )
-        )
-        return False
+        raise StaleBuffer("the file changed since the action was offered; try again")
     lines = _lines(doc.source)
     fn = function_at(lines, def_line)
     if fn is None or fn.def_line != def_line:
@@ -71,9 +78,8 @@ async def implement_function(ls: AnankeServer, uri: str, version: int | None, de
         raise ValueError(f"{path.name} is excluded by privacy rules; nothing is sent")
     settings = project.settings
     first = max(0, fn.body_start - settings.completion.prefix_lines)
-    prompt = "\n".join(lines[first : fn.body_start]) + "\n"
     request = EngineRequest(
-        prompt=prompt,
+        prompt="\n".join(lines[first : fn.body_start]) + "\n",
         chat=False,
         constraints=[
             indented_block(fn.body_indent, first_line_started=False),
@@ -85,43 +91,59 @@ async def implement_function(ls: AnankeServer, uri: str, version: int | None, de
     )
     outcome = await ls.generate(request)
     body = outcome.result.text
-    if not outcome.validation.all_satisfied or not body.strip():
-        reason = outcome.validation.errors or "the model produced an empty body"
-        ls.window_show_message(
-            types.ShowMessageParams(
-                type=types.MessageType.Error, message=f"ananke: no body applied for '{fn.name}': {reason}"
-            )
-        )
-        return False
+    if not outcome.validation.all_satisfied:
+        raise ValueError(f"no body for '{fn.name}': constraints not met: {outcome.validation.errors}")
+    if not body.strip():
+        raise ValueError(f"no body for '{fn.name}': the model produced an empty body")
+    if ls.workspace.get_text_document(uri).version != doc.version:
+        raise StaleBuffer("the file was edited while the body was generated; try again")
     if not body.endswith("\n"):
         body += "\n"  # keep the next statement on its own line
-    edit = types.TextDocumentEdit(
+    replaced = types.Range(start=types.Position(line=fn.body_start, character=0), end=_end_position(lines, fn.body_end))
+    return types.TextDocumentEdit(
         text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=doc.version),
-        edits=[
-            types.TextEdit(
-                range=types.Range(
-                    start=types.Position(line=fn.body_start, character=0), end=_end_position(lines, fn.body_end)
-                ),
-                new_text=body,
-            )
-        ],
+        edits=[types.TextEdit(range=replaced, new_text=body)],
     )
-    if ls.workspace.get_text_document(uri).version != doc.version:
-        return False  # edited while we generated: the edit was computed for an older buffer
-    result = await ls.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=types.WorkspaceEdit(document_changes=[edit]), label=f"Implement {fn.name}")
-    )
-    return bool(result.applied)
+
+
+def _tell(ls: AnankeServer, kind: types.MessageType, message: str) -> None:
+    ls.window_show_message(types.ShowMessageParams(type=kind, message=f"ananke: {message}"))
 
 
 def register(ls: AnankeServer) -> None:
     @ls.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite]),
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True),
     )
     def on_code_action(server: AnankeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         return code_actions(server, params)
 
+    @ls.feature(types.CODE_ACTION_RESOLVE)
+    async def on_resolve(server: AnankeServer, action: types.CodeAction) -> types.CodeAction:
+        if not (isinstance(action.data, list) and len(action.data) == 3):
+            raise ValueError("this code action carries no target; request code actions again")
+        uri, version, def_line = action.data
+        try:
+            edit = await body_edit(server, uri, version, def_line)
+        except StaleBuffer as exc:
+            _tell(server, types.MessageType.Warning, str(exc))
+            return action  # no edit: nothing is applied
+        action.edit = types.WorkspaceEdit(document_changes=[edit])
+        return action
+
     @ls.command(IMPLEMENT)
     async def on_implement(server: AnankeServer, uri: str, version: int | None, def_line: int) -> bool:
-        return await implement_function(server, uri, version, def_line)
+        try:
+            edit = await body_edit(server, uri, version, def_line)
+        except StaleBuffer as exc:
+            _tell(server, types.MessageType.Warning, str(exc))
+            return False
+        except ValueError as exc:
+            _tell(server, types.MessageType.Error, str(exc))
+            return False
+        result = await server.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(
+                edit=types.WorkspaceEdit(document_changes=[edit]), label="Implement function"
+            )
+        )
+        return bool(result.applied)

@@ -1,0 +1,83 @@
+"""A loaded ``.ananke.toml``: its settings, and which constraints and privacy rules apply to a file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from ..types import PyConstraintIR
+from .globs import glob_match
+from .positions import KeyPositions
+from .schema import ACTIONS, DEFAULT_EXCLUDES, ConstraintSpec, ProjectSettings
+
+
+@dataclass(frozen=True)
+class LoadedConstraint:
+    index: int  # position among the file's [[constraints]], for locating it in the text
+    spec: ConstraintSpec
+    ir: PyConstraintIR  # with *_file contents inlined, ready to compile
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    settings: ProjectSettings
+    root: Path  # the config's directory (absolute); globs and *_file paths are relative to it
+    path: Path | None = None  # None for the built-in defaults (no file found)
+    constraints: tuple[LoadedConstraint, ...] = ()
+    positions: KeyPositions = field(default_factory=KeyPositions, repr=False, compare=False)
+
+    @classmethod
+    def default(cls, root: Path) -> ProjectConfig:
+        """The configuration used where no ``.ananke.toml`` applies."""
+        return cls(settings=ProjectSettings(), root=Path(root).absolute())
+
+    @property
+    def model_path(self) -> Path | None:
+        """The embedded engine's GGUF file, or None for its default model (or a remote service)."""
+        service = self.settings.service
+        if service.endpoint is not None or service.model == "default":
+            return None
+        return self.root / Path(service.model).expanduser()
+
+    def relative(self, file: Path) -> PurePosixPath | None:
+        """``file`` relative to the root, or None when it lies outside."""
+        file = Path(file)
+        for candidate, root in ((file.absolute(), self.root), (file.resolve(), self.root.resolve())):
+            if candidate.is_relative_to(root):
+                return PurePosixPath(candidate.relative_to(root).as_posix())
+        return None
+
+    def constraints_for(self, file: Path | None, language: str | None, action: str) -> list[PyConstraintIR]:
+        """The constraints that apply to ``action`` on ``file`` (in ``language``), in file order.
+
+        A ``languages`` or ``files`` restriction that cannot be confirmed (unknown language, no
+        file, a file outside the root) does not apply."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+        rel = self.relative(file) if file is not None else None
+        chosen = []
+        for constraint in self.constraints:
+            spec = constraint.spec
+            if not spec.applies_to(language, action):
+                continue
+            if spec.files is not None and (rel is None or not any(glob_match(g, str(rel)) for g in spec.files)):
+                continue
+            chosen.append(constraint.ir)
+        return chosen
+
+    def is_excluded(self, file: Path) -> bool:
+        """Whether privacy rules forbid sending ``file``'s content anywhere.
+
+        Built-in patterns match at any depth (``src/secrets/x`` too) and, for a file outside the
+        root, against its absolute path; ``[privacy].exclude`` patterns are relative to the root
+        and follow gitignore (a matching directory excludes everything inside it)."""
+        rel = self.relative(file)
+        parts = rel.parts if rel is not None else Path(file).absolute().parts[1:]
+        # Every run of consecutive components: a pattern matching a directory covers its contents.
+        spans = ["/".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)]
+        if any(glob_match(pattern, span) for pattern in DEFAULT_EXCLUDES for span in spans):
+            return True
+        if rel is None:
+            return False
+        prefixes = ["/".join(parts[:j]) for j in range(1, len(parts) + 1)]
+        return any(glob_match(pattern, prefix) for pattern in self.settings.privacy.exclude for prefix in prefixes)

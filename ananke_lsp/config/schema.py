@@ -1,0 +1,198 @@
+"""The ``.ananke.toml`` schema. Every model forbids unknown keys so that a typo is an error rather
+than a setting silently ignored, and is strict so that ``temperature = "0.2"`` is not coerced."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from ..types import check_endpoint_url
+
+Action = Literal["inline_completion", "completion", "implement_function", "generate"]
+ACTIONS: tuple[str, ...] = ("inline_completion", "completion", "implement_function", "generate")
+Profile = Literal["creative", "balanced", "deterministic"]
+
+# Always excluded from what is sent anywhere, whatever [privacy].exclude says.
+DEFAULT_EXCLUDES: tuple[str, ...] = (".env", ".env.*", "*.pem", "*.key", "id_*", "secrets/**")
+
+_SECRET_WORDS = re.compile(r"api_?key|token|secret|password", re.IGNORECASE)
+SECRET_MESSAGE = (
+    "secrets never live in project files: set the API key in the environment (MODAL_API_KEY) "
+    "or in the editor settings, and remove this key"
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+def _check_globs(values: list[str] | None) -> list[str] | None:
+    for glob in values or []:
+        if not glob.strip():
+            raise ValueError("a glob must not be empty")
+        if ".." in glob.replace("\\", "/").split("/"):
+            raise ValueError(f"glob {glob!r} uses '..': globs are relative to the config's directory")
+    return values
+
+
+class ServiceSettings(_Section):
+    """Where generation runs. Without ``endpoint`` the embedded CPU engine is used."""
+
+    endpoint: str | None = None
+    # Embedded engine: "default" or a path to a .gguf (relative to the config's directory).
+    # Remote service: the model id the service should use.
+    model: NonEmptyStr = "default"
+    timeout_secs: int = Field(default=300, ge=1)
+    max_retries: int = Field(default=3, ge=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _valid_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            check_endpoint_url(value)
+        except RuntimeError as exc:
+            raise ValueError(str(exc)) from None
+        if urlparse(value).password is not None:
+            raise ValueError(f"the endpoint URL carries a password: {SECRET_MESSAGE}")
+        return value
+
+
+class GenerationSettings(_Section):
+    max_tokens: int = Field(default=256, ge=1, le=8192)
+    temperature: float = Field(default=0.2, ge=0.0, le=1.0)
+    profile: Profile | None = None
+
+
+class CompletionSettings(_Section):
+    enabled: bool = True
+    debounce_ms: int = Field(default=150, ge=0, le=5000)
+    prefix_lines: int = Field(default=256, ge=0)
+    suffix_lines: int = Field(default=64, ge=0)
+    max_tokens: int = Field(default=64, ge=1, le=1024)
+
+
+class PrivacySettings(_Section):
+    # Added to DEFAULT_EXCLUDES, never replacing them: a project file cannot opt back in to sending keys.
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("exclude")
+    @classmethod
+    def _globs(cls, value: list[str]) -> list[str]:
+        return _check_globs(value) or []
+
+
+_SOURCES = ("regex", "regex_patterns", "json_schema", "json_schema_file", "grammar", "grammar_file")
+
+
+class ConstraintSpec(_Section):
+    """One ``[[constraints]]`` entry; every source that is set must hold."""
+
+    name: NonEmptyStr
+    languages: list[NonEmptyStr] | None = Field(default=None, min_length=1)
+    files: list[str] | None = Field(default=None, min_length=1)
+    actions: list[Action] | None = Field(default=None, min_length=1)
+    regex: str | None = None
+    regex_patterns: list[str] | None = None
+    json_schema: Any = None  # a JSON string or an inline TOML table
+    json_schema_file: NonEmptyStr | None = None
+    grammar: str | None = None
+    grammar_file: NonEmptyStr | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the name must not be blank")
+        return value
+
+    @field_validator("files")
+    @classmethod
+    def _globs(cls, value: list[str] | None) -> list[str] | None:
+        return _check_globs(value)
+
+    @field_validator("json_schema")
+    @classmethod
+    def _schema_shape(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError("json_schema must be a JSON string or an inline table")
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise ValueError("json_schema holds a value JSON cannot express (a TOML date or time?)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _sources(self) -> ConstraintSpec:
+        for inline, file in (("json_schema", "json_schema_file"), ("grammar", "grammar_file")):
+            if getattr(self, inline) is not None and getattr(self, file) is not None:
+                raise PydanticCustomError(
+                    "source_conflict", "set {inline} or {file}, not both", {"inline": inline, "file": file, "key": file}
+                )
+        if all(getattr(self, key) in (None, []) for key in _SOURCES):
+            keys = ", ".join(_SOURCES)
+            raise PydanticCustomError(
+                "no_source", "constraint '{name}' needs at least one of: {keys}", {"name": self.name, "keys": keys}
+            )
+        return self
+
+    @property
+    def all_regex_patterns(self) -> list[str]:
+        return ([self.regex] if self.regex is not None else []) + list(self.regex_patterns or [])
+
+    def applies_to(self, language: str | None, action: str) -> bool:
+        # A restriction that cannot be confirmed (unknown language) does not apply.
+        if self.languages is not None and language not in self.languages:
+            return False
+        return self.actions is None or action in self.actions
+
+
+class ProjectSettings(_Section):
+    """The whole file; every section has defaults, so an empty file is valid."""
+
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    completion: CompletionSettings = Field(default_factory=CompletionSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    constraints: list[ConstraintSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ProjectSettings:
+        seen: set[str] = set()
+        for index, constraint in enumerate(self.constraints):
+            if constraint.name in seen:
+                raise PydanticCustomError(
+                    "duplicate_name",
+                    "constraint name '{name}' is used twice; names must be unique",
+                    {"name": constraint.name, "at": ["constraints", index, "name"]},
+                )
+            seen.add(constraint.name)
+        return self
+
+
+def known_keys() -> frozenset[str]:
+    """Every key the schema defines (so that ``max_tokens`` is not mistaken for a secret)."""
+    models: list[type[BaseModel]] = [
+        ProjectSettings,
+        ServiceSettings,
+        GenerationSettings,
+        CompletionSettings,
+        PrivacySettings,
+        ConstraintSpec,
+    ]
+    return frozenset(name for model in models for name in model.model_fields)
+
+
+def is_secret_key(name: str) -> bool:
+    return name not in known_keys() and _SECRET_WORDS.search(name) is not None
