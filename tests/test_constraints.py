@@ -90,7 +90,8 @@ def test_compiled_schema_is_llguidance_grammar_json():
     compiled = compile_constraints([C(name="j", json_schema=json.dumps(SCHEMA))])
     doc = json.loads(compiled.schema)
     assert doc["all_of"][0]["constraint"] == "j"
-    assert doc["all_of"][0]["grammar"]["grammars"][0]["json_schema"]["required"] == ["id"]
+    grammar = doc["all_of"][0]["grammar"]  # an llguidance grammar string, usable as is
+    assert json.loads(grammar)["grammars"][0]["json_schema"]["required"] == ["id"]
 
 
 def test_cache_is_lru_and_honours_limit_and_disable():

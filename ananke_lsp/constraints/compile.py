@@ -59,7 +59,7 @@ class CompiledConstraints:
     @property
     def schema(self) -> str:
         """The llguidance grammars as one JSON document: every entry must hold."""
-        entries = [{"constraint": p.constraint, "kind": p.kind, "grammar": json.loads(p.grammar)} for p in self.parts]
+        entries = [{"constraint": p.constraint, "kind": p.kind, "grammar": p.grammar} for p in self.parts]
         return json.dumps({"all_of": entries}, sort_keys=True)
 
     def matchers(self, tokenizer: llg.LLTokenizer) -> tuple[list[llg.LLMatcher], float]:

@@ -1,0 +1,59 @@
+"""The `ananke` command as a user runs it."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "demo-project"
+
+
+def _ananke(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ananke_lsp", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_generate_with_regex_prints_text_and_validation():
+    pattern = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    run = _ananke("generate", "Today's date?", "--regex", pattern, "--max-tokens", "20")
+    assert run.returncode == 0, run.stderr
+    assert re.fullmatch(pattern, run.stdout.rstrip("\n"))
+    assert "all constraints hold" in run.stderr and "['regex']" in run.stderr
+
+
+def test_generate_json_output_is_the_whole_response(tmp_path):
+    schema = {
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}},
+        "required": ["ok"],
+        "additionalProperties": False,
+    }
+    (tmp_path / "ok.json").write_text(json.dumps(schema))
+    run = _ananke("generate", "Is it ok?", "--json-schema", str(tmp_path / "ok.json"), "--json", "--max-tokens", "20")
+    assert run.returncode == 0, run.stderr
+    response = json.loads(run.stdout)
+    assert json.loads(response["code"]) in ({"ok": True}, {"ok": False})
+    assert response["validation"]["satisfied"] == ["ok"] and response["metadata"]["tokens_generated"] > 0
+
+
+def test_generate_reports_violation_when_tokens_run_out():
+    run = _ananke("generate", "Count", "--regex", r"[a-z]{50}", "--max-tokens", "3")
+    assert run.returncode == 1
+    assert "VIOLATED" in run.stderr and "incomplete" in run.stderr
+
+
+def test_generate_bad_constraint_names_it(tmp_path):
+    (tmp_path / "calc.lark").write_text("start: expr\n")
+    run = _ananke("generate", "x", "--grammar", str(tmp_path / "calc.lark"))
+    assert run.returncode == 2
+    assert "constraint 'calc' (grammar)" in run.stderr and "expr" in run.stderr
+
+
+def test_check_ok_and_broken(tmp_path):
+    ok = _ananke("check", str(EXAMPLES))
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    config = tmp_path / ".ananke.toml"
+    config.write_text('[[constraints]]\nname = "ids"\nregex = "[a-z"\n')
+    broken = _ananke("check", str(tmp_path))
+    assert broken.returncode == 2
+    assert f"{config}:3:" in broken.stderr and "ids" in broken.stderr
