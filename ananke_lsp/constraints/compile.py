@@ -44,6 +44,10 @@ class ConstraintPart:
     kind: PartKind
     grammar: str  # llguidance grammar enforced token by token
     check_grammar: str  # same language, used to validate text from any engine
+    # The part in the plain form other backends take (vLLM, OpenAI-compatible servers):
+    # the JSON schema text, the Lark text, or the regex patterns (all of which must match).
+    source: str = ""
+    patterns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -136,6 +140,12 @@ def _checked(constraint: str, kind: PartKind, grammar: str) -> str:
     return grammar
 
 
+def regex_intersection_lark(patterns: Sequence[str]) -> str:
+    """A Lark grammar whose one lexeme matches exactly the strings every pattern matches."""
+    lexeme = " & ".join(f"/{llg.regex_to_lark(p)}/" for p in patterns)
+    return f"start: REGEX\nREGEX: {lexeme}\n"
+
+
 def _parts(c: dict[str, object]) -> list[ConstraintPart]:
     name = str(c["name"])
     parts: list[ConstraintPart] = []
@@ -146,19 +156,20 @@ def _parts(c: dict[str, object]) -> list[ConstraintPart]:
             llg.LLMatcher.grammar_from_json_schema(json.dumps(c["json_schema"]), overrides=ENFORCE_JSON_OPTIONS),
         )
         check = _checked(name, "json_schema", llg.LLMatcher.grammar_from_json_schema(json.dumps(c["json_schema"])))
-        parts.append(ConstraintPart(name, "json_schema", enforce, check))
+        parts.append(ConstraintPart(name, "json_schema", enforce, check, source=json.dumps(c["json_schema"])))
     if c["grammar"] is not None:
-        lark = _checked(name, "grammar", llg.LLMatcher.grammar_from_lark(_lark_with_start(str(c["grammar"]))))
-        parts.append(ConstraintPart(name, "grammar", lark, lark))
+        source = _lark_with_start(str(c["grammar"]))
+        lark = _checked(name, "grammar", llg.LLMatcher.grammar_from_lark(source))
+        parts.append(ConstraintPart(name, "grammar", lark, lark, source=source))
     patterns = list(c["regex_patterns"])  # type: ignore[call-overload]
     if patterns:
         for pattern in patterns:  # one by one, so an error points at the bad pattern
             if not pattern:
                 raise ConstraintError(name, "regex", "empty regex pattern")
             _checked(name, "regex", llg.LLMatcher.grammar_from_regex(pattern))
-        lexeme = " & ".join(f"/{llg.regex_to_lark(p)}/" for p in patterns)
-        regex = _checked(name, "regex", llg.LLMatcher.grammar_from_lark(f"start: REGEX\nREGEX: {lexeme}\n"))
-        parts.append(ConstraintPart(name, "regex", regex, regex))
+        source = regex_intersection_lark(patterns)
+        regex = _checked(name, "regex", llg.LLMatcher.grammar_from_lark(source))
+        parts.append(ConstraintPart(name, "regex", regex, regex, source=source, patterns=tuple(patterns)))
     return parts
 
 
