@@ -8,7 +8,7 @@ from typing import Any
 
 from . import generation
 from .constraints import ConstraintCache
-from .engines.base import Engine, EngineHealth, EngineRequest
+from .engines.base import Engine, EngineRequest
 from .types import (
     DEFAULT_MODEL,
     PyConstraintIR,
@@ -17,29 +17,6 @@ from .types import (
     PyModalConfig,
     check_endpoint_url,
 )
-
-
-class _ServiceNotAvailable:
-    """Stands where the HTTP service engine will go: the client for `modal_service` is not part
-    of this release, so every call fails at once with the way out rather than hanging."""
-
-    name = "service"
-
-    def __init__(self, config: PyModalConfig) -> None:
-        self.model = config.model
-        self._reason = (
-            f"the HTTP client for the generation service at {config.endpoint_url} is not available in this "
-            "release; use Ananke.local() for the embedded CPU engine"
-        )
-
-    def stream(self, request: EngineRequest, compiled: object = None) -> Any:
-        raise RuntimeError(self._reason)
-
-    async def generate(self, request: EngineRequest, compiled: object = None) -> Any:
-        raise RuntimeError(self._reason)
-
-    async def health(self) -> EngineHealth:
-        return EngineHealth(ok=False, engine=self.name, model=self.model, detail=self._reason)
 
 
 class Ananke:
@@ -62,7 +39,9 @@ class Ananke:
             )
         except ValueError as exc:
             raise RuntimeError(f"invalid Ananke configuration: {exc}") from None
-        self._setup(_ServiceNotAvailable(self.config), enable_cache, cache_size)
+        from .engines.service import ServiceEngine
+
+        self._setup(ServiceEngine(self.config), enable_cache, cache_size)
 
     def _setup(self, engine: Engine, enable_cache: bool, cache_size: int) -> None:
         self.engine = engine

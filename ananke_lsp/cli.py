@@ -66,6 +66,29 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_ERROR if issues else 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from modal_service.server import create_app
+        from modal_service.settings import ServiceSettings
+    except ImportError as exc:
+        raise RuntimeError(
+            f"`ananke serve` needs the service extra ({exc}): pip install 'ananke-lsp[service]'"
+        ) from None
+    from .engines.embedded import EmbeddedEngine
+
+    settings = ServiceSettings.from_env()
+    if settings.token is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"ananke: serving on {args.host} without ANANKE_SERVICE_TOKEN: anyone who can reach it can use it",
+            file=sys.stderr,
+        )
+    app = create_app(EmbeddedEngine(args.model), settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ananke", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--model", metavar="PATH", help="GGUF model file (default: SmolLM2-135M-Instruct)")
     gen.add_argument("--json", action="store_true", help="print the whole response as JSON")
     gen.set_defaults(run=lambda a: asyncio.run(_generate(a)))
+
+    srv = sub.add_parser("serve", help="run the generation service locally on the embedded engine")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8088)
+    srv.add_argument("--model", metavar="PATH", help="GGUF model file (default: SmolLM2-135M-Instruct)")
+    srv.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    srv.set_defaults(run=_serve)
 
     chk = sub.add_parser("check", help="validate a .ananke.toml and compile its constraints")
     chk.add_argument("path", nargs="?", default=".", help="config file or a directory to search upwards from")

@@ -62,9 +62,11 @@ async def run(engine: Engine, cache: ConstraintCache, request: EngineRequest) ->
     return finish(result, compiled, lookup_ms)
 
 
-async def run_streaming(engine: Engine, cache: ConstraintCache, request: EngineRequest) -> AsyncIterator[str | Outcome]:
-    """Text deltas, then the ``Outcome``. Closing the iterator stops the engine."""
-    compiled, lookup_ms = await compile_request(cache, request)
+async def run_streaming(
+    engine: Engine, request: EngineRequest, compiled: CompiledConstraints | None, lookup_ms: float
+) -> AsyncIterator[str | Outcome]:
+    """Text deltas, then the ``Outcome``, for an already compiled request. Closing the iterator
+    stops the engine."""
     stream = engine.stream(request, compiled)
     try:
         async for item in stream:

@@ -29,6 +29,9 @@ class EngineRequest(BaseModel):
     stop: list[str] = Field(default_factory=list)
     seed: int | None = None
     context: PyGenerationContext | None = None
+    # Text after the cursor: engines whose model knows fill-in-the-middle tokens use it, with
+    # ``prompt`` as the prefix; others continue ``prompt`` alone.
+    suffix: str | None = None
 
     def system_prompt(self) -> str:
         """The system message for chat prompts: the default, plus what the context says."""
@@ -72,6 +75,7 @@ class EngineHealth(BaseModel):
     engine: str
     model: str
     detail: str = ""
+    tokens_decoded: int | None = None  # lifetime count, where the engine can tell (shows that work stops)
 
 
 class EngineError(RuntimeError):
@@ -97,8 +101,12 @@ class Engine(Protocol):
 
 
 async def collect(stream: AsyncIterator[str | EngineResult]) -> EngineResult:
-    """Drain a stream and return its final result."""
-    async for item in stream:
-        if isinstance(item, EngineResult):
-            return item
-    raise EngineError("the engine stream ended without a result")
+    """Drain a stream and return its final result; closing it on the way out (also when the
+    caller is cancelled) is what stops the engine's work."""
+    try:
+        async for item in stream:
+            if isinstance(item, EngineResult):
+                return item
+        raise EngineError("the engine stream ended without a result")
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ class LoadedModel:
     stop_ids: frozenset[int]
     load_ms: float
     chat_format: Callable[[str, str], str] | None
+    fim: tuple[str, str, str] | None
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ananke-decode"))
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
 
@@ -89,7 +90,9 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
         with warnings.catch_warnings():  # llguidance's glue calls a llama.cpp API deprecated 49k times
             warnings.simplefilter("ignore", DeprecationWarning)
             tokenizer = lltokenizer_from_vocab(vocab, eos_token=sorted(stop_ids))
-        loaded = LoadedModel(path, llm, tokenizer, n_vocab, n_ctx, stop_ids, load_ms, _chat_formatter(llm))
+        loaded = LoadedModel(
+            path, llm, tokenizer, n_vocab, n_ctx, stop_ids, load_ms, _chat_formatter(llm), _fim_markers(llm)
+        )
         _MODELS[key] = loaded
         return loaded
 
@@ -148,12 +151,35 @@ class EmbeddedEngine:
             loaded = await asyncio.to_thread(self.loaded)
         except RuntimeError as exc:
             return EngineHealth(ok=False, engine=self.name, model=str(self._model_arg or "default"), detail=str(exc))
-        return EngineHealth(ok=True, engine=self.name, model=loaded.name, detail=f"loaded in {loaded.load_ms:.0f} ms")
+        return EngineHealth(
+            ok=True,
+            engine=self.name,
+            model=loaded.name,
+            detail=f"loaded in {loaded.load_ms:.0f} ms",
+            tokens_decoded=loaded.tokens_decoded,
+        )
+
+
+_FIM_SPELLINGS = (
+    ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
+    ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+)
+
+
+def _fim_markers(llm: object) -> tuple[str, str, str] | None:
+    """The model's fill-in-the-middle markers, if each is a single special token of its vocabulary."""
+    for markers in _FIM_SPELLINGS:
+        if all(len(llm.tokenize(m.encode(), add_bos=False, special=True)) == 1 for m in markers):  # type: ignore[attr-defined]
+            return markers
+    return None
 
 
 def _prompt_text(loaded: LoadedModel, request: EngineRequest) -> str:
     if request.chat and loaded.chat_format is not None:
         return loaded.chat_format(request.system_prompt(), request.prompt)
+    if request.suffix and loaded.fim is not None:
+        prefix, suffix, middle = loaded.fim
+        return f"{prefix}{request.prompt}{suffix}{request.suffix}{middle}"
     return request.prompt
 
 

@@ -1,0 +1,113 @@
+"""The client for this project's generation service (`modal_service`), on Modal or local."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+from pydantic import ValidationError
+
+from ..constraints import CompiledConstraints
+from ..transport.http import HttpError, RetryingClient
+from ..transport.retry import RetryPolicy
+from ..types import PyModalConfig
+from ..wire import API_PREFIX, ErrorBody, GenerateRequest, GenerateResponse, HealthResponse
+from .base import EngineError, EngineHealth, EngineRequest, EngineResult
+
+
+def _result(body: GenerateResponse) -> EngineResult:
+    t = body.timings
+    return EngineResult(
+        text=body.code,
+        finish_reason=body.finish_reason,
+        tokens_generated=body.tokens_generated,
+        prompt_tokens=body.prompt_tokens,
+        prefill_ms=t.prefill_ms,
+        decode_ms=t.decode_ms,
+        compile_ms=t.constraint_compile_ms,
+        model=body.model,
+        engine=f"service:{body.engine}",
+        enforced=body.enforced,
+    )
+
+
+async def _error(response: httpx.Response) -> EngineError:
+    raw = await response.aread()
+    try:
+        detail = ErrorBody.model_validate_json(raw).error.message
+    except ValidationError:
+        detail = raw[:300].decode(errors="replace") or response.reason_phrase
+    if response.status_code == 401:
+        detail = f"{detail} (check MODAL_API_KEY / the api key setting)"
+    return HttpError(response.status_code, f"generation service error {response.status_code}: {detail}")
+
+
+class ServiceEngine:
+    """Speaks `POST /v1/generate` (JSON or server-sent events) and `GET /v1/health`.
+    The service picks the model; results say which one answered."""
+
+    name = "service"
+
+    def __init__(self, config: PyModalConfig, policy: RetryPolicy | None = None) -> None:
+        self.config = config
+        self.http = RetryingClient(
+            config.endpoint_url,
+            api_key=config.api_key,
+            timeout_secs=config.timeout_secs,
+            policy=policy or RetryPolicy(max_retries=config.max_retries),
+        )
+
+    @property
+    def model(self) -> str:
+        return self.config.model
+
+    def _payload(self, request: EngineRequest, stream: bool) -> dict[str, object]:
+        return GenerateRequest(**request.model_dump(), stream=stream).model_dump(exclude_none=True)
+
+    async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
+        async with self.http.send("POST", f"{API_PREFIX}/generate", self._payload(request, False)) as response:
+            if response.status_code != 200:
+                raise await _error(response)
+            try:
+                return _result(GenerateResponse.model_validate_json(await response.aread()))
+            except ValidationError as exc:
+                raise EngineError(f"the service sent a response this client does not understand: {exc}") from None
+
+    async def stream(
+        self, request: EngineRequest, compiled: CompiledConstraints | None = None
+    ) -> AsyncIterator[str | EngineResult]:
+        async with self.http.send("POST", f"{API_PREFIX}/generate", self._payload(request, True)) as response:
+            if response.status_code != 200:
+                raise await _error(response)
+            event = ""
+            try:
+                async for line in response.aiter_lines():
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data = line[5:].strip()
+                        if event == "delta":
+                            yield json.loads(data)["text"]
+                        elif event == "done":
+                            yield _result(GenerateResponse.model_validate_json(data))
+                            return
+                        elif event == "error":
+                            raise EngineError(f"generation failed: {ErrorBody.model_validate_json(data).error.message}")
+            except httpx.HTTPError as exc:
+                raise EngineError(f"the stream from {self.config.endpoint_url} broke off: {exc}") from None
+        raise EngineError(f"the stream from {self.config.endpoint_url} ended without a result")
+
+    async def health(self) -> EngineHealth:
+        try:
+            async with self.http.send("GET", f"{API_PREFIX}/health", retry=False) as response:
+                raw = await response.aread()
+                body = HealthResponse.model_validate_json(raw)
+        except (EngineError, ValidationError) as exc:
+            return EngineHealth(ok=False, engine=self.name, model=self.model, detail=str(exc))
+        ok = response.status_code == 200 and body.status == "ok" and bool(body.self_test and body.self_test.ok)
+        detail = body.detail or (body.self_test.detail if body.self_test else "")
+        return EngineHealth(ok=ok, engine=f"service:{body.engine}", model=body.model, detail=detail)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,1 @@
+"""HTTP transport: retries and the pooled client the remote engines share."""

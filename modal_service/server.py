@@ -1,0 +1,301 @@
+"""The generation service: one ASGI app that wraps any ``Engine``. The same code serves vLLM on
+Modal and the embedded engine on a laptop (`ananke serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ananke_lsp import __version__, generation
+from ananke_lsp.constraints import CompiledConstraints, ConstraintCache, ConstraintError
+from ananke_lsp.engines.base import Engine, EngineError, EngineRequest
+from ananke_lsp.types import PyConstraintIR
+from ananke_lsp.wire import (
+    API_PREFIX,
+    GenerateRequest,
+    GenerateResponse,
+    HealthResponse,
+    SelfTest,
+    StatsResponse,
+    Timings,
+)
+
+from .errors import ServiceError
+from .settings import ServiceSettings
+
+# An engine that ignores constraints will not write this unprompted: the self-test catches it.
+SELF_TEST = PyConstraintIR(name="self-test", regex_patterns=[r"ananke-self-test-[0-9]{2}"])
+SELF_TEST_PROMPT = "Say hello."
+
+
+def _response(outcome: generation.Outcome) -> GenerateResponse:
+    r = outcome.result
+    return GenerateResponse(
+        code=r.text,
+        finish_reason=r.finish_reason,
+        tokens_generated=r.tokens_generated,
+        prompt_tokens=r.prompt_tokens,
+        timings=Timings(
+            generation_ms=r.generation_ms,
+            prefill_ms=r.prefill_ms,
+            decode_ms=r.decode_ms,
+            per_token_us=r.decode_ms * 1000 / r.tokens_generated if r.tokens_generated else 0.0,
+            constraint_compile_ms=outcome.compile_ms,
+        ),
+        model=r.model,
+        engine=r.engine,
+        enforced=outcome.validation.enforced,
+        validated=[n for n in outcome.validation.satisfied + outcome.validation.violated if n not in r.enforced],
+        validation=outcome.validation,
+    )
+
+
+def _sse(event: str, data: str) -> bytes:
+    return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors())
+
+
+class _Service:
+    def __init__(self, engine: Engine, settings: ServiceSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.cache = ConstraintCache(enabled=settings.cache_size > 0, limit=settings.cache_size)
+        self.status: Literal["ok", "loading", "unhealthy"] = "loading"
+        self.detail = ""
+        self.self_test: SelfTest | None = None
+        self._self_test_at = 0.0
+        self._self_test_lock = asyncio.Lock()
+        self.requests = self.in_flight = self.cancelled = 0
+
+    # -- readiness -----------------------------------------------------------------------
+    async def warm_up(self) -> None:
+        """Load the model, then prove that constraints hold, before taking traffic."""
+        try:
+            health = await self.engine.health()
+            if not health.ok:
+                self.status, self.detail = "unhealthy", health.detail
+                return
+            await self._run_self_test()
+        except Exception as exc:  # reported on /v1/health; the process stays up
+            self.status, self.detail = "unhealthy", f"{type(exc).__name__}: {exc}"
+
+    async def _run_self_test(self) -> None:
+        async with self._self_test_lock:
+            request = EngineRequest(prompt=SELF_TEST_PROMPT, constraints=[SELF_TEST], max_tokens=16, temperature=0.0)
+            outcome = await generation.run(self.engine, self.cache, request)
+            text = outcome.result.text
+            ok = outcome.validation.all_satisfied and re.fullmatch(SELF_TEST.regex_patterns[0], text) is not None
+            detail = "" if ok else f"output {text!r} breaks the self-test constraint: the engine is not enforcing"
+            self.self_test = SelfTest(ok=ok, output=text, detail=detail)
+            self._self_test_at = time.monotonic()
+            self.status, self.detail = ("ok", "") if ok else ("unhealthy", detail)
+
+    # -- request checks ------------------------------------------------------------------
+    def _authorize(self, request: Request) -> None:
+        token = self.settings.token
+        if token is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise ServiceError(401, "auth", "missing or wrong bearer token: send 'Authorization: Bearer <token>'")
+
+    def _require_ready(self) -> None:
+        if self.status == "loading":
+            raise ServiceError(503, "loading", "the model is loading; retry shortly", retry_after=5)
+        if self.status == "unhealthy":
+            raise ServiceError(503, "engine_error", f"the engine is unhealthy: {self.detail}", retry_after=30)
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        too_large = ServiceError(413, "too_large", f"request body exceeds this service's limit of {limit} bytes")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _parse(self, body: bytes) -> GenerateRequest:
+        try:
+            parsed = GenerateRequest.model_validate_json(body)
+        except ValidationError as exc:
+            kind = "bad_request" if any(e["type"] == "json_invalid" for e in exc.errors()) else "invalid"
+            raise ServiceError(400 if kind == "bad_request" else 422, kind, _describe(exc)) from None
+        limits = self.settings
+        if parsed.max_tokens > limits.max_tokens:
+            raise ServiceError(
+                400, "limit", f"max_tokens {parsed.max_tokens} exceeds this service's limit of {limits.max_tokens}"
+            )
+        for c in parsed.constraints:
+            size = len((c.json_schema or "").encode()) + len((c.grammar or "").encode())
+            size += sum(len(r.encode()) for r in c.regex_patterns)
+            if size > limits.max_constraint_bytes:
+                raise ServiceError(
+                    413,
+                    "too_large",
+                    f"constraint '{c.name}' is {size} bytes; the limit is {limits.max_constraint_bytes}",
+                    constraint=c.name,
+                )
+        if parsed.model is not None and parsed.model != self.engine.model:
+            raise ServiceError(
+                400, "bad_request", f"this service serves model {self.engine.model!r}, not {parsed.model!r}"
+            )
+        return parsed
+
+    async def _compile(self, request: EngineRequest) -> tuple[CompiledConstraints | None, float]:
+        try:
+            return await generation.compile_request(self.cache, request)
+        except ConstraintError as exc:
+            raise ServiceError(400, "constraint_error", str(exc), constraint=exc.constraint) from None
+
+    # -- endpoints -----------------------------------------------------------------------
+    async def generate(self, request: Request) -> Response:
+        try:
+            self._authorize(request)
+            parsed = self._parse(await self._body(request))
+            self._require_ready()
+            engine_request = EngineRequest.model_validate(parsed.model_dump(exclude={"stream", "model"}))
+            compiled, lookup_ms = await self._compile(engine_request)
+        except ServiceError as exc:
+            return exc.response()
+        self.requests += 1
+        if parsed.stream:
+            return StreamingResponse(
+                self._events(engine_request, compiled, lookup_ms),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        return await self._complete(request, engine_request, compiled, lookup_ms)
+
+    async def _complete(
+        self, request: Request, engine_request: EngineRequest, compiled: CompiledConstraints | None, lookup_ms: float
+    ) -> Response:
+        """Generate, but stop the engine as soon as the client goes away."""
+
+        async def run() -> generation.Outcome:
+            result = await self.engine.generate(engine_request, compiled)
+            return generation.finish(result, compiled, lookup_ms)
+
+        self.in_flight += 1
+        work = asyncio.create_task(run())
+        gone = asyncio.create_task(request.receive())  # the body is read: the next message is a disconnect
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                work.cancel()
+                self.cancelled += 1
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+                return Response(status_code=499)  # nobody is listening
+            outcome = work.result()
+        except EngineError as exc:
+            return ServiceError(500, "engine_error", str(exc)).response()
+        finally:
+            gone.cancel()
+            self.in_flight -= 1
+        return JSONResponse(_response(outcome).model_dump())
+
+    async def _events(
+        self, engine_request: EngineRequest, compiled: CompiledConstraints | None, lookup_ms: float
+    ) -> AsyncIterator[bytes]:
+        self.in_flight += 1
+        stream = generation.run_streaming(self.engine, engine_request, compiled, lookup_ms)
+        finished = False
+        try:
+            async for item in stream:
+                if isinstance(item, str):
+                    yield _sse("delta", json.dumps({"text": item}))
+                else:
+                    finished = True
+                    yield _sse("done", _response(item).model_dump_json())
+        except EngineError as exc:
+            finished = True
+            yield _sse("error", ServiceError(500, "engine_error", str(exc)).body.model_dump_json(exclude_none=True))
+        finally:
+            self.in_flight -= 1
+            if not finished:
+                self.cancelled += 1  # the client went away mid-stream
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    async def health(self, request: Request) -> Response:
+        try:
+            self._authorize(request)
+        except ServiceError as exc:
+            return exc.response()
+        stale = time.monotonic() - self._self_test_at > self.settings.self_test_interval_s
+        if self.status == "ok" and stale and not self._self_test_lock.locked():
+            try:
+                await self._run_self_test()
+            except Exception as exc:
+                self.status, self.detail = "unhealthy", f"{type(exc).__name__}: {exc}"
+        body = HealthResponse(
+            status=self.status,
+            model=self.engine.model,
+            engine=self.engine.name,
+            version=__version__,
+            self_test=self.self_test,
+            detail=self.detail,
+        )
+        headers = {"Retry-After": "5"} if self.status == "loading" else None
+        return JSONResponse(body.model_dump(), status_code=200 if self.status == "ok" else 503, headers=headers)
+
+    async def stats(self, request: Request) -> Response:
+        try:
+            self._authorize(request)
+        except ServiceError as exc:
+            return exc.response()
+        decoded = (await self.engine.health()).tokens_decoded if self.status != "loading" else None
+        body = StatsResponse(
+            requests=self.requests, in_flight=self.in_flight, cancelled=self.cancelled, engine_tokens_decoded=decoded
+        )
+        return JSONResponse(body.model_dump())
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    kind = "not_found" if status == 404 else "bad_request"
+    message = (
+        f"{request.method} {request.url.path} is not part of this API ({API_PREFIX}/generate, {API_PREFIX}/health)"
+    )
+    return ServiceError(status, kind, message).response()
+
+
+def create_app(engine: Engine, settings: ServiceSettings | None = None) -> Starlette:
+    service = _Service(engine, settings or ServiceSettings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        warm = asyncio.create_task(service.warm_up())
+        yield
+        warm.cancel()
+
+    app = Starlette(
+        routes=[
+            Route(f"{API_PREFIX}/generate", service.generate, methods=["POST"]),
+            Route(f"{API_PREFIX}/health", service.health, methods=["GET"]),
+            Route(f"{API_PREFIX}/stats", service.stats, methods=["GET"]),
+        ],
+        exception_handlers={404: _not_found, 405: _not_found},
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app
