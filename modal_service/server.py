@@ -116,7 +116,8 @@ class _Service:
 
     def _require_ready(self) -> None:
         if self.status == "loading":
-            raise ServiceError(503, "loading", "the model is loading; retry shortly", retry_after=5)
+            wait = self.settings.loading_retry_after_s
+            raise ServiceError(503, "loading", f"the model is loading; retry in {wait} s", retry_after=wait)
         if self.status == "unhealthy":
             raise ServiceError(503, "engine_error", f"the engine is unhealthy: {self.detail}", retry_after=30)
 
@@ -255,7 +256,7 @@ class _Service:
             self_test=self.self_test,
             detail=self.detail,
         )
-        headers = {"Retry-After": "5"} if self.status == "loading" else None
+        headers = {"Retry-After": str(self.settings.loading_retry_after_s)} if self.status == "loading" else None
         return JSONResponse(body.model_dump(), status_code=200 if self.status == "ok" else 503, headers=headers)
 
     async def stats(self, request: Request) -> Response:

@@ -15,6 +15,7 @@ class ServiceSettings(BaseModel):
     max_constraint_bytes: int = Field(default=256 << 10, ge=64)  # schema + grammar + regexes of one constraint
     cache_size: int = Field(default=1000, ge=0)
     self_test_interval_s: float = Field(default=300.0, ge=0)
+    loading_retry_after_s: int = Field(default=5, ge=1)  # what a 503 during model load tells clients
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceSettings:

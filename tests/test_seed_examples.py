@@ -1,5 +1,6 @@
-"""Every example of the seed API document that needs no remote service runs with only its
-import line changed (`from ananke import` -> `from ananke_lsp import`)."""
+"""Every runnable example of the seed API document runs with only its import line changed
+(`from ananke import` -> `from ananke_lsp import`): those that need no service as they are, the
+others against `ananke serve` on 127.0.0.1 through MODAL_ENDPOINT."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from .servers import ananke_serve
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "ananke-python-api.md"
 IMPORT = "from ananke_lsp import *\n"
@@ -33,6 +36,19 @@ RUNNABLE = [
 ]
 
 
+# These call generate: they run against `ananke serve` through MODAL_ENDPOINT.
+WITH_SERVICE = [
+    ("Basic Usage", 0, "Constraints satisfied: True"),
+    ("With Constraints", 0, "Validation: ['json_output']"),
+    ("`generate`", 1, "Constraints satisfied: True"),
+    ("Example 1: Simple Code Generation", 0, ""),
+    ("Example 2: Constrained JSON Output", 0, "Parsed: {"),
+    ("Example 3: With Context", 0, "Generated at: Implement a handler for user authentication"),
+    ("Example 6: Batch Generation", 0, "--- Result 3 ---"),
+    ("Throughput Example", 0, "Throughput: "),
+]
+
+
 def _blocks() -> dict[tuple[str, int], str]:
     assert SEED.is_file(), f"the seed document is expected beside the repository at {SEED}"
     found: dict[tuple[str, int], str] = {}
@@ -46,14 +62,29 @@ def _blocks() -> dict[tuple[str, int], str]:
     return found
 
 
-@pytest.mark.parametrize(("heading", "index", "expected"), RUNNABLE, ids=[f"{h}#{i}" for h, i, _ in RUNNABLE])
-def test_seed_example_runs(heading: str, index: int, expected: str) -> None:
+def _run(heading: str, index: int, expected: str, endpoint: str) -> None:
     code = _blocks()[(heading, index)]
     changed = code.replace("from ananke import", "from ananke_lsp import")
     if "from ananke_lsp import" not in changed:
         changed = IMPORT + changed  # a fragment that relies on the names being imported
-    env = {**os.environ, "MODAL_ENDPOINT": "https://your-app.modal.run"}
-    run = subprocess.run([sys.executable, "-c", changed], capture_output=True, text=True, env=env, timeout=120)
+    env = {**os.environ, "MODAL_ENDPOINT": endpoint}
+    run = subprocess.run([sys.executable, "-c", changed], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     assert expected in run.stdout, run.stdout
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("heading", "index", "expected"), RUNNABLE, ids=[f"{h}#{i}" for h, i, _ in RUNNABLE])
+def test_seed_example_runs(heading: str, index: int, expected: str) -> None:
+    _run(heading, index, expected, "https://your-app.modal.run")
+
+
+@pytest.fixture(scope="module")
+def service() -> str:
+    with ananke_serve() as url:
+        yield url
+
+
+@pytest.mark.parametrize(("heading", "index", "expected"), WITH_SERVICE, ids=[f"{h}#{i}" for h, i, _ in WITH_SERVICE])
+def test_seed_example_runs_against_ananke_serve(service: str, heading: str, index: int, expected: str) -> None:
+    _run(heading, index, expected, service)

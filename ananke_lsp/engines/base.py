@@ -34,22 +34,20 @@ class EngineRequest(BaseModel):
     suffix: str | None = None
 
     def system_prompt(self) -> str:
-        """The system message for chat prompts: the default, plus what the context says."""
+        """The system message for chat prompts: the default, what the context says, and the
+        shape the answer must take (a model that knows the schema wanders less inside it)."""
+        lines = [self.system or DEFAULT_SYSTEM]
         ctx = self.context
-        facts = (
-            []
-            if ctx is None
-            else [
-                f"{label}: {value}"
-                for label, value in (
-                    ("Language", ctx.language),
-                    ("File", ctx.current_file),
-                    ("Project", ctx.project_root),
-                )
-                if value
-            ]
-        )
-        return "\n".join([self.system or DEFAULT_SYSTEM, *facts])
+        if ctx is not None:
+            facts = (("Language", ctx.language), ("File", ctx.current_file), ("Project", ctx.project_root))
+            lines += [f"{label}: {value}" for label, value in facts if value]
+        for c in self.constraints:
+            if c.json_schema:
+                lines.append(f"Answer with JSON matching this JSON schema: {c.json_schema}")
+            if c.grammar:
+                lines.append(f"Answer in the language of this grammar:\n{c.grammar}")
+            lines += [f"Answer with text matching the regular expression: {r}" for r in c.regex_patterns]
+        return "\n".join(lines)
 
 
 class EngineResult(BaseModel):
