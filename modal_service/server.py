@@ -9,10 +9,10 @@ import hmac
 import json
 import re
 import time
-from collections.abc import AsyncIterator
-from typing import Literal
+from collections.abc import AsyncIterator, Callable
+from typing import Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -32,8 +32,11 @@ from ananke_lsp.wire import (
     Timings,
 )
 
+from . import openai_routes
 from .errors import ServiceError
 from .settings import ServiceSettings
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 # An engine that ignores constraints will not write this unprompted: the self-test catches it.
 SELF_TEST = PyConstraintIR(name="self-test", regex_patterns=[r"ananke-self-test-[0-9]{2}"])
@@ -64,6 +67,12 @@ def _response(outcome: generation.Outcome) -> GenerateResponse:
 
 def _sse(event: str, data: str) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+def sse_response(events: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(
+        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 def _describe(error: ValidationError) -> str:
@@ -106,7 +115,7 @@ class _Service:
             self.status, self.detail = ("ok", "") if ok else ("unhealthy", detail)
 
     # -- request checks ------------------------------------------------------------------
-    def _authorize(self, request: Request) -> None:
+    def authorize(self, request: Request) -> None:
         token = self.settings.token
         if token is None:
             return
@@ -135,18 +144,21 @@ class _Service:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _parse(self, body: bytes) -> GenerateRequest:
+    def parse(self, body: bytes, shape: type[_Body]) -> _Body:
         try:
-            parsed = GenerateRequest.model_validate_json(body)
+            return shape.model_validate_json(body)
         except ValidationError as exc:
             kind = "bad_request" if any(e["type"] == "json_invalid" for e in exc.errors()) else "invalid"
             raise ServiceError(400 if kind == "bad_request" else 422, kind, _describe(exc)) from None
+
+    def admit(self, request: EngineRequest, model: str | None) -> None:
+        """This service's limits, and the model it serves."""
         limits = self.settings
-        if parsed.max_tokens > limits.max_tokens:
+        if request.max_tokens > limits.max_tokens:
             raise ServiceError(
-                400, "limit", f"max_tokens {parsed.max_tokens} exceeds this service's limit of {limits.max_tokens}"
+                400, "limit", f"max_tokens {request.max_tokens} exceeds this service's limit of {limits.max_tokens}"
             )
-        for c in parsed.constraints:
+        for c in request.constraints:
             size = len((c.json_schema or "").encode()) + len((c.grammar or "").encode())
             size += sum(len(r.encode()) for r in c.regex_patterns)
             if size > limits.max_constraint_bytes:
@@ -156,11 +168,21 @@ class _Service:
                     f"constraint '{c.name}' is {size} bytes; the limit is {limits.max_constraint_bytes}",
                     constraint=c.name,
                 )
-        if parsed.model is not None and parsed.model != self.engine.model:
-            raise ServiceError(
-                400, "bad_request", f"this service serves model {self.engine.model!r}, not {parsed.model!r}"
-            )
-        return parsed
+        if model is not None and model != self.engine.model:
+            raise ServiceError(400, "bad_request", f"this service serves model {self.engine.model!r}, not {model!r}")
+
+    async def prepare(
+        self, request: Request, shape: type[_Body], to_engine: Callable[[_Body], EngineRequest]
+    ) -> tuple[_Body, EngineRequest, CompiledConstraints | None, float]:
+        """Every check a request passes before it reaches the engine, in order."""
+        self.authorize(request)
+        parsed = self.parse(await self._body(request), shape)
+        engine_request = to_engine(parsed)
+        self.admit(engine_request, getattr(parsed, "model", None))
+        self._require_ready()
+        compiled, lookup_ms = await self._compile(engine_request)
+        self.requests += 1
+        return parsed, engine_request, compiled, lookup_ms
 
     async def _compile(self, request: EngineRequest) -> tuple[CompiledConstraints | None, float]:
         try:
@@ -171,26 +193,27 @@ class _Service:
     # -- endpoints -----------------------------------------------------------------------
     async def generate(self, request: Request) -> Response:
         try:
-            self._authorize(request)
-            parsed = self._parse(await self._body(request))
-            self._require_ready()
-            engine_request = EngineRequest.model_validate(parsed.model_dump(exclude={"stream", "model"}))
-            compiled, lookup_ms = await self._compile(engine_request)
+            parsed, engine_request, compiled, lookup_ms = await self.prepare(
+                request,
+                GenerateRequest,
+                lambda p: EngineRequest.model_validate(p.model_dump(exclude={"stream", "model"})),
+            )
         except ServiceError as exc:
             return exc.response()
-        self.requests += 1
         if parsed.stream:
-            return StreamingResponse(
-                self._events(engine_request, compiled, lookup_ms),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
-        return await self._complete(request, engine_request, compiled, lookup_ms)
+            return sse_response(self._events(engine_request, compiled, lookup_ms))
+        try:
+            outcome = await self.complete(request, engine_request, compiled, lookup_ms)
+        except EngineError as exc:
+            return ServiceError(500, "engine_error", str(exc)).response()
+        if outcome is None:
+            return Response(status_code=499)  # nobody is listening
+        return JSONResponse(_response(outcome).model_dump())
 
-    async def _complete(
+    async def complete(
         self, request: Request, engine_request: EngineRequest, compiled: CompiledConstraints | None, lookup_ms: float
-    ) -> Response:
-        """Generate, but stop the engine as soon as the client goes away."""
+    ) -> generation.Outcome | None:
+        """Generate; None when the client went away, which stops the engine at once."""
 
         async def run() -> generation.Outcome:
             result = await self.engine.generate(engine_request, compiled)
@@ -201,45 +224,50 @@ class _Service:
         gone = asyncio.create_task(request.receive())  # the body is read: the next message is a disconnect
         try:
             await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                work.cancel()
-                self.cancelled += 1
-                with contextlib.suppress(asyncio.CancelledError):
-                    await work
-                return Response(status_code=499)  # nobody is listening
-            outcome = work.result()
-        except EngineError as exc:
-            return ServiceError(500, "engine_error", str(exc)).response()
+            if work.done():
+                return work.result()
+            work.cancel()
+            self.cancelled += 1
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            return None
         finally:
             gone.cancel()
             self.in_flight -= 1
-        return JSONResponse(_response(outcome).model_dump())
 
-    async def _events(
+    async def stream(
         self, engine_request: EngineRequest, compiled: CompiledConstraints | None, lookup_ms: float
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[str | generation.Outcome]:
+        """Deltas then the outcome; when the client leaves, the response task is cancelled and
+        closing this stream stops the engine."""
         self.in_flight += 1
         stream = generation.run_streaming(self.engine, engine_request, compiled, lookup_ms)
         finished = False
         try:
             async for item in stream:
-                if isinstance(item, str):
-                    yield _sse("delta", json.dumps({"text": item}))
-                else:
-                    finished = True
-                    yield _sse("done", _response(item).model_dump_json())
-        except EngineError as exc:
-            finished = True
-            yield _sse("error", ServiceError(500, "engine_error", str(exc)).body.model_dump_json(exclude_none=True))
+                finished = not isinstance(item, str)
+                yield item
         finally:
             self.in_flight -= 1
             if not finished:
-                self.cancelled += 1  # the client went away mid-stream
+                self.cancelled += 1
             await stream.aclose()  # type: ignore[attr-defined]
+
+    async def _events(
+        self, engine_request: EngineRequest, compiled: CompiledConstraints | None, lookup_ms: float
+    ) -> AsyncIterator[bytes]:
+        try:
+            async for item in self.stream(engine_request, compiled, lookup_ms):
+                if isinstance(item, str):
+                    yield _sse("delta", json.dumps({"text": item}))
+                else:
+                    yield _sse("done", _response(item).model_dump_json())
+        except EngineError as exc:
+            yield _sse("error", ServiceError(500, "engine_error", str(exc)).body.model_dump_json(exclude_none=True))
 
     async def health(self, request: Request) -> Response:
         try:
-            self._authorize(request)
+            self.authorize(request)
         except ServiceError as exc:
             return exc.response()
         stale = time.monotonic() - self._self_test_at > self.settings.self_test_interval_s
@@ -261,7 +289,7 @@ class _Service:
 
     async def stats(self, request: Request) -> Response:
         try:
-            self._authorize(request)
+            self.authorize(request)
         except ServiceError as exc:
             return exc.response()
         decoded = (await self.engine.health()).tokens_decoded if self.status != "loading" else None
@@ -294,6 +322,7 @@ def create_app(engine: Engine, settings: ServiceSettings | None = None) -> Starl
             Route(f"{API_PREFIX}/generate", service.generate, methods=["POST"]),
             Route(f"{API_PREFIX}/health", service.health, methods=["GET"]),
             Route(f"{API_PREFIX}/stats", service.stats, methods=["GET"]),
+            *openai_routes.routes(service),
         ],
         exception_handlers={404: _not_found, 405: _not_found},
         lifespan=lifespan,
