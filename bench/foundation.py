@@ -1,19 +1,13 @@
-"""Foundation figures in one run on this machine: model load, decode speed with and without
-llguidance masks, mask time per token, constraint compile cold vs cached.
-
-    .venv/bin/python bench/foundation.py      # prints a table and writes bench/RESULTS.md
-"""
+"""Engine figures: model load, decode speed with and without llguidance masks, mask time per
+token, constraint compile cold vs cached."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from ananke_lsp.constraints import ConstraintCache, compile_constraints
 from ananke_lsp.engines.base import EngineRequest
@@ -87,13 +81,12 @@ def _compile(engine: EmbeddedEngine) -> dict[str, tuple[float, float]]:
     return figures
 
 
-async def main() -> None:
+async def measure() -> str:
     load_ms = _cold_load_ms()
     engine = EmbeddedEngine()
     engine.loaded()
     decodes = {c.name: await _decode(engine, c) for c in (PROSE, STORY, COUNTED)}
     compiled = _compile(engine)
-    machine = f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}"
     rows = [
         "| figure | value |",
         "|---|---|",
@@ -110,14 +103,4 @@ async def main() -> None:
             f"| compile {name}: cold / cached (incl. matcher for the 49k vocab) | "
             f"{cold:.0f} µs / {hot:.1f} µs = {cold / hot:.0f}x |"
         )
-    table = "\n".join(rows)
-    print(table)
-    out = Path(__file__).with_name("RESULTS.md")
-    out.write_text(
-        f"# Bench results\n\nMachine: {machine}, {len(__import__('os').sched_getaffinity(0))} cores. "
-        f"Run: `.venv/bin/python bench/foundation.py`.\n\n{table}\n"
-    )
-
-
-if __name__ == "__main__":
-    asyncio.run(main())
+    return "## Engine and constraints\n\n" + "\n".join(rows)

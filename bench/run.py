@@ -1,0 +1,32 @@
+"""Run every benchmark in one go and write bench/RESULTS.md (ratios measured in one run).
+
+.venv/bin/python bench/run.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import foundation, service
+
+
+async def main() -> None:
+    sections = [await foundation.measure(), await service.measure()]
+    machine = (
+        f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+    text = "# Bench results\n\nMachine: " + machine + ". Run: `.venv/bin/python bench/run.py`.\n\n"
+    text += "\n\n".join(sections) + "\n"
+    print(text)
+    Path(__file__).with_name("RESULTS.md").write_text(text)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,70 @@
+"""Service figures: the same generation through `ananke serve` over HTTP vs in-process, and the
+time to the first streamed token."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from ananke_lsp.engines.base import EngineRequest, EngineResult
+from ananke_lsp.engines.embedded import EmbeddedEngine
+from ananke_lsp.engines.service import ServiceEngine
+from ananke_lsp.types import PyConstraintIR, PyModalConfig
+from tests.servers import ananke_serve
+
+RUNS = 10
+# Exactly 32 tokens' worth of letters is not guaranteed; a fixed prompt at temperature 0 gives
+# both paths the same tokens, which is what the ratio needs.
+REQUEST = EngineRequest(
+    prompt="List lowercase words.",
+    max_tokens=32,
+    temperature=0.0,
+    constraints=[PyConstraintIR(name="words", regex_patterns=[r"[a-z ]{200}"])],
+)
+
+
+async def _timed(engine: object, request: EngineRequest) -> tuple[float, float, int]:
+    """(total ms, ms to the first delta, tokens) for one streamed generation."""
+    started = time.perf_counter()
+    first = None
+    result = None
+    async for item in engine.stream(request, None):  # type: ignore[attr-defined]
+        if isinstance(item, EngineResult):
+            result = item
+        elif first is None:
+            first = time.perf_counter()
+    done = time.perf_counter()
+    assert result is not None
+    return (done - started) * 1000, ((first or done) - started) * 1000, result.tokens_generated
+
+
+async def measure() -> str:
+    from ananke_lsp.constraints import compile_constraints
+
+    compiled = compile_constraints(REQUEST.constraints)
+    local = EmbeddedEngine()
+    with ananke_serve() as url:
+        remote = ServiceEngine(PyModalConfig(endpoint_url=url))
+        here, there, ttft_here, ttft_there, tokens = [], [], [], [], set()
+        for _ in range(RUNS):  # alternate so drift hits both alike
+            started = time.perf_counter()
+            r = await local.generate(REQUEST, compiled)
+            here.append((time.perf_counter() - started) * 1000)
+            tokens.add(r.tokens_generated)
+            started = time.perf_counter()
+            r = await remote.generate(REQUEST)
+            there.append((time.perf_counter() - started) * 1000)
+            tokens.add(r.tokens_generated)
+            ttft_here.append((await _timed(local, REQUEST.model_copy()))[1])
+            ttft_there.append((await _timed(remote, REQUEST))[1])
+        await remote.aclose()
+    h, t = statistics.median(here), statistics.median(there)
+    rows = [
+        "| figure | value |",
+        "|---|---|",
+        f"| generate {sorted(tokens)} tokens: HTTP service vs in-process (median of {RUNS}) | "
+        f"{t:.1f} ms / {h:.1f} ms = {t / h:.3f}x |",
+        f"| time to first streamed token: HTTP (SSE) vs in-process | "
+        f"{statistics.median(ttft_there):.1f} ms / {statistics.median(ttft_here):.1f} ms |",
+    ]
+    return "## Service (`ananke serve` on 127.0.0.1)\n\n" + "\n".join(rows)
