@@ -1,0 +1,146 @@
+"""The generation service on Modal: the service app (`modal_service.server`) over vLLM on a GPU.
+
+Deploy: `ANANKE_GPU=H100 ANANKE_MODEL=Qwen/Qwen2.5-Coder-7B-Instruct modal deploy modal_service/modal_app.py`
+(see docs/modal.md). Deploy-time settings come from `ANANKE_*` environment variables; they are
+copied into the container's environment so that the container, which imports this module again,
+sees the same settings (and serves the same model) as the deploy did.
+
+Importing this module needs only `modal` and `pydantic`: vLLM and the service are imported inside
+the web function, in the container."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import modal
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+APP_NAME = "ananke-inference"
+WEIGHTS_PATH = "/weights"
+VOLUME_NAME = "ananke-weights"
+SECRET_NAME = "ananke-service"  # provides ANANKE_SERVICE_TOKEN, the bearer token the app checks
+
+# vLLM pins llguidance itself; these three must move together.
+IMAGE_PACKAGES: tuple[str, ...] = (
+    "vllm==0.33.0",
+    "torch==2.14.0",
+    "llguidance>=1.7,<1.8",
+    # this project's runtime dependencies (pyproject.toml)
+    "pydantic>=2.7",
+    "cachetools>=5.3",
+    "numpy>=1.26",
+    "httpx>=0.27",
+    "starlette>=0.37",
+    "uvicorn>=0.30",
+    "pygls>=2.0,<3",
+    "lsprotocol>=2025.0.0",
+)
+IMAGE_ENV: dict[str, str] = {
+    "HF_HOME": f"{WEIGHTS_PATH}/hf",  # weights download once, into the volume
+    "VLLM_CACHE_ROOT": f"{WEIGHTS_PATH}/vllm",  # compile caches too: faster cold starts
+}
+
+
+class DeploySettings(BaseModel):
+    """What `modal deploy` builds, from ``ANANKE_*`` environment variables."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpu: str = Field(default="H100", min_length=1)  # a Modal GPU spec: "H100", "A100-80GB", "H100:2"
+    model: str = Field(default="Qwen/Qwen2.5-Coder-7B-Instruct", min_length=1)
+    scaledown_secs: int = Field(default=300, ge=2, le=3600)  # Modal's limits for scaledown_window
+    min_containers: int = Field(default=0, ge=0)
+    max_inputs: int = Field(default=32, ge=1)  # concurrent requests per container (vLLM batches them)
+    proxy_auth: bool = False  # also require Modal-Key / Modal-Secret headers (Modal's proxy auth)
+    timeout_secs: int = Field(default=600, ge=10, le=86400)  # one request, start to end of its stream
+    max_model_len: int | None = Field(default=None, ge=256)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DeploySettings:
+        env = os.environ if env is None else env
+        values = {field: env[var] for field, var in _ENV_VARS.items() if env.get(var, "").strip()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            names = ", ".join(_ENV_VARS[str(e["loc"][0])] for e in exc.errors() if e["loc"])
+            raise ValueError(f"invalid deploy settings ({names}): {exc}") from None
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that reproduce these settings (empty ones left out)."""
+        env: dict[str, str] = {}
+        for field, var in _ENV_VARS.items():
+            value = getattr(self, field)
+            if value is not None:
+                env[var] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return env
+
+    @property
+    def gpu_count(self) -> int:
+        """GPUs per container ("H100:2" → 2): vLLM shards the model over all of them."""
+        _, _, count = self.gpu.partition(":")
+        return int(count) if count.isdigit() else 1
+
+
+_ENV_VARS: dict[str, str] = {
+    "gpu": "ANANKE_GPU",
+    "model": "ANANKE_MODEL",
+    "scaledown_secs": "ANANKE_SCALEDOWN_SECS",
+    "min_containers": "ANANKE_MIN_CONTAINERS",
+    "max_inputs": "ANANKE_MAX_INPUTS",
+    "proxy_auth": "ANANKE_PROXY_AUTH",
+    "timeout_secs": "ANANKE_TIMEOUT_SECS",
+    "max_model_len": "ANANKE_MAX_MODEL_LEN",
+    "gpu_memory_utilization": "ANANKE_GPU_MEMORY_UTILIZATION",
+}
+
+
+def build_image() -> modal.Image:
+    return (
+        modal.Image.debian_slim(python_version="3.12")
+        .uv_pip_install(*IMAGE_PACKAGES)
+        .env(IMAGE_ENV)
+        .add_local_python_source("ananke_lsp", "modal_service")  # last: mounted at container start
+    )
+
+
+def function_options(settings: DeploySettings) -> dict[str, Any]:
+    """The `@app.function` arguments that depend on the deploy settings."""
+    return {
+        "gpu": settings.gpu,
+        "scaledown_window": settings.scaledown_secs,
+        "min_containers": settings.min_containers,
+        "timeout": settings.timeout_secs,
+        "env": settings.to_env(),
+    }
+
+
+SETTINGS = DeploySettings.from_env()
+app = modal.App(APP_NAME)
+weights = modal.Volume.from_name(VOLUME_NAME, create_if_missing=True)
+service_secret = modal.Secret.from_name(SECRET_NAME)
+
+
+@app.function(
+    image=build_image(),
+    volumes={WEIGHTS_PATH: weights},
+    secrets=[service_secret],
+    **function_options(SETTINGS),
+)
+@modal.concurrent(max_inputs=SETTINGS.max_inputs)
+@modal.asgi_app(requires_proxy_auth=SETTINGS.proxy_auth)
+def web() -> Any:
+    """The service's ASGI app. The model loads in the background after start-up; until it has
+    loaded and passed the constraint self-test, /v1/health says "loading"."""
+    from modal_service.server import ServiceSettings, create_app
+    from modal_service.vllm_engine import VLLMEngine
+
+    engine = VLLMEngine(
+        SETTINGS.model,
+        gpu_memory_utilization=SETTINGS.gpu_memory_utilization,
+        max_model_len=SETTINGS.max_model_len,
+        tensor_parallel_size=SETTINGS.gpu_count,
+    )
+    return create_app(engine, ServiceSettings.from_env())
