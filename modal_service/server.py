@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Literal, TypeVar
@@ -21,7 +20,7 @@ from starlette.routing import Route
 from ananke_lsp import __version__, generation
 from ananke_lsp.constraints import CompiledConstraints, ConstraintCache, ConstraintError
 from ananke_lsp.engines.base import Engine, EngineError, EngineRequest
-from ananke_lsp.types import PyConstraintIR
+from ananke_lsp.selftest import self_test
 from ananke_lsp.wire import (
     API_PREFIX,
     GenerateRequest,
@@ -37,10 +36,6 @@ from .errors import ServiceError
 from .settings import ServiceSettings
 
 _Body = TypeVar("_Body", bound=BaseModel)
-
-# An engine that ignores constraints will not write this unprompted: the self-test catches it.
-SELF_TEST = PyConstraintIR(name="self-test", regex_patterns=[r"ananke-self-test-[0-9]{2}"])
-SELF_TEST_PROMPT = "Say hello."
 
 
 def _response(outcome: generation.Outcome) -> GenerateResponse:
@@ -105,14 +100,9 @@ class _Service:
 
     async def _run_self_test(self) -> None:
         async with self._self_test_lock:
-            request = EngineRequest(prompt=SELF_TEST_PROMPT, constraints=[SELF_TEST], max_tokens=16, temperature=0.0)
-            outcome = await generation.run(self.engine, self.cache, request)
-            text = outcome.result.text
-            ok = outcome.validation.all_satisfied and re.fullmatch(SELF_TEST.regex_patterns[0], text) is not None
-            detail = "" if ok else f"output {text!r} breaks the self-test constraint: the engine is not enforcing"
-            self.self_test = SelfTest(ok=ok, output=text, detail=detail)
+            self.self_test = await self_test(self.engine, self.cache)
             self._self_test_at = time.monotonic()
-            self.status, self.detail = ("ok", "") if ok else ("unhealthy", detail)
+            self.status, self.detail = ("ok", "") if self.self_test.ok else ("unhealthy", self.self_test.detail)
 
     # -- request checks ------------------------------------------------------------------
     def authorize(self, request: Request) -> None:

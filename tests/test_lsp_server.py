@@ -55,6 +55,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def client(lsp_client: LanguageClient, project: Path):
     lsp_client.applied_edits = []
 
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(params: types.RegistrationParams) -> None:
+        lsp_client.registrations = [r.method for r in params.registrations]
+
     @lsp_client.feature(types.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         lsp_client.applied_edits.append(params)
@@ -177,7 +181,7 @@ async def test_implement_function_resolves_to_a_constrained_versioned_edit(clien
 async def test_implement_function_command_applies_the_edit(client: LanguageClient, project: Path):
     uri = _open(client, project / "app.py", SOURCE, version=9)
     applied = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="ananke.implementFunction", arguments=[uri, 9, 3])
+        types.ExecuteCommandParams(command="ananke.applyAction", arguments=["implement", uri, 9, [3]])
     )
     assert applied is True
     [params] = client.applied_edits[-1:]
@@ -201,6 +205,6 @@ async def test_stale_action_is_not_applied(client: LanguageClient, project: Path
     uri = _open(client, project / "stale.py", SOURCE, version=3)
     before = len(client.applied_edits)
     applied = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="ananke.implementFunction", arguments=[uri, 2, 3])
+        types.ExecuteCommandParams(command="ananke.applyAction", arguments=["implement", uri, 2, [3]])
     )
     assert applied is False and len(client.applied_edits) == before

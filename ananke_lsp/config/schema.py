@@ -13,8 +13,15 @@ from pydantic_core import PydanticCustomError
 
 from ..types import check_endpoint_url
 
-Action = Literal["inline_completion", "completion", "implement_function", "generate"]
-ACTIONS: tuple[str, ...] = ("inline_completion", "completion", "implement_function", "generate")
+Action = Literal["inline_completion", "completion", "implement_function", "generate", "add_docstring", "fill_json"]
+ACTIONS: tuple[str, ...] = (
+    "inline_completion",
+    "completion",
+    "implement_function",
+    "generate",
+    "add_docstring",
+    "fill_json",
+)
 Profile = Literal["creative", "balanced", "deterministic"]
 
 # Always excluded from what is sent anywhere, whatever [privacy].exclude says.
@@ -78,6 +85,9 @@ class CompletionSettings(_Section):
     debounce_ms: int = Field(default=150, ge=0, le=5000)
     prefix_lines: int = Field(default=256, ge=0)
     suffix_lines: int = Field(default=64, ge=0)
+    # Budgets in the model's tokens, applied after the line windows (Continue caps prompts at 1024).
+    prefix_tokens: int = Field(default=1024, ge=16)
+    suffix_tokens: int = Field(default=256, ge=0)
     max_tokens: int = Field(default=64, ge=1, le=1024)
 
 

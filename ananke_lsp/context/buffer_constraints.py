@@ -6,6 +6,11 @@ from __future__ import annotations
 import re
 
 from ..types import PyConstraintIR
+from .brackets import PAIRS
+
+
+def _lark_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def single_line() -> PyConstraintIR:
@@ -22,3 +27,27 @@ def indented_block(indent: str, *, first_line_started: bool) -> PyConstraintIR:
     line = r"[^\n]*"
     first = line if first_line_started else rf"{pad}[^\s]{line}"
     return PyConstraintIR(name="buffer:indented-block", regex_patterns=[rf"{first}(\n({pad}{line})?)*"])
+
+
+def balanced_brackets(closable: list[str]) -> PyConstraintIR:
+    """Brackets the completion opens close inside it; it may also close the brackets already open
+    before the cursor (``closable``, innermost last), in order, but no other. Quotes count too:
+    a string it starts ends in it."""
+    rules = [
+        "start: bal" + "".join(f" ({_lark_string(PAIRS[o])} bal" for o in reversed(closable)) + ")?" * len(closable),
+        'bal: (TEXT | STRING | "(" bal ")" | "[" bal "]" | "{" bal "}")*',
+        r"TEXT: /[^()\[\]{}" + "\"'" + r"]+/",
+        r'STRING: /"([^"\\\n]|\\.)*"/ | /' + r"'([^'\\\n]|\\.)*'/",
+    ]
+    return PyConstraintIR(name="buffer:balanced-brackets", grammar="\n".join(rules))
+
+
+def no_repeat(following: str) -> PyConstraintIR | None:
+    """The completion must not end by retyping what already follows the cursor (the rest of the
+    line, or on an empty line the next line), the classic duplicated `)` or `return`."""
+    text = following.strip()
+    if not text:
+        return None
+    return PyConstraintIR(
+        name="buffer:no-repeat", grammar=f"start: NOREPEAT\nNOREPEAT: ~/(?s:.*){re.escape(text)}\\s*/"
+    )

@@ -2,32 +2,68 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..types import PyConstraintIR
-from .buffer_constraints import indented_block, single_line
+from .brackets import CLOSERS, open_brackets
+from .buffer_constraints import balanced_brackets, indented_block, no_repeat, single_line
+
+CountTokens = Callable[[str], int]
+# Languages where brackets are syntax: the completion must close what it opens.
+_PROSE = frozenset({"plaintext", "markdown", "restructuredtext", "latex", "git-commit", "dotenv"})
 
 
 @dataclass(frozen=True)
 class CursorContext:
-    prefix: str  # text before the cursor, up to ``prefix_lines`` lines back
-    suffix: str  # text after the cursor, up to ``suffix_lines`` lines ahead
+    prefix: str  # text before the cursor, within the line and token windows
+    suffix: str  # text after the cursor, within the windows
     line_before: str  # the cursor line up to the cursor
     line_after: str  # the cursor line after the cursor
+    next_line: str  # the first non-blank line below the cursor line
 
     @property
     def single_line(self) -> bool:
         """Mid-line (code before or after the cursor on its line): complete this line only."""
         return bool(self.line_before.strip() or self.line_after.strip())
 
-    def shape(self) -> PyConstraintIR:
-        if self.single_line:
-            return single_line()
-        return indented_block(self.line_before, first_line_started=True)
+    def constraints(self, language: str) -> list[PyConstraintIR]:
+        """The buffer-derived constraints at this cursor, all enforced while decoding."""
+        found = [single_line() if self.single_line else indented_block(self.line_before, first_line_started=True)]
+        if language not in _PROSE:
+            stack = open_brackets(self.prefix, language)
+            if stack is not None:
+                # brackets the rest of the line already closes are not the completion's to close
+                closed_after = 0
+                for ch in self.line_after.strip():
+                    if ch not in CLOSERS or closed_after >= len(stack) or CLOSERS[ch] != stack[-1 - closed_after]:
+                        break
+                    closed_after += 1
+                found.append(balanced_brackets(stack[: len(stack) - closed_after]))
+        repeat = no_repeat(self.line_after if self.single_line else self.next_line)
+        if repeat is not None:
+            found.append(repeat)
+        return found
 
 
-def cursor_context(source: str, offset: int, prefix_lines: int, suffix_lines: int) -> CursorContext:
-    """Split ``source`` at ``offset`` (a str index) into bounded windows."""
+def _fit_start(lines: list[str], budget: int, count: CountTokens) -> list[str]:
+    """Drop whole lines from the start until the rest fits ``budget`` tokens."""
+    while len(lines) > 1 and count("".join(lines)) > budget:
+        lines = lines[max(1, len(lines) // 8) :]
+    return lines
+
+
+def cursor_context(
+    source: str,
+    offset: int,
+    prefix_lines: int,
+    suffix_lines: int,
+    *,
+    prefix_tokens: int | None = None,
+    suffix_tokens: int | None = None,
+    count: CountTokens | None = None,
+) -> CursorContext:
+    """Split ``source`` at ``offset`` (a str index) into windows bounded in lines, then tokens."""
     before, after = source[:offset], source[offset:]
     line_start = before.rfind("\n") + 1
     line_end = after.find("\n")
@@ -35,9 +71,15 @@ def cursor_context(source: str, offset: int, prefix_lines: int, suffix_lines: in
     earlier = before[:line_start].splitlines(keepends=True)
     later = after[len(line_after) :].splitlines(keepends=True)
     kept_before = earlier[len(earlier) - prefix_lines :] if prefix_lines else []
+    kept_after = later[: suffix_lines + 1]
+    if count is not None and prefix_tokens is not None:
+        kept_before = _fit_start([*kept_before, before[line_start:]], prefix_tokens, count)[:-1]
+    if count is not None and suffix_tokens is not None:
+        kept_after = list(reversed(_fit_start(list(reversed([line_after, *kept_after])), suffix_tokens, count)))[1:]
     return CursorContext(
         prefix="".join(kept_before) + before[line_start:],
-        suffix=line_after + "".join(later[: suffix_lines + 1]),
+        suffix=line_after + "".join(kept_after),
         line_before=before[line_start:],
         line_after=line_after,
+        next_line=next((ln.rstrip("\n") for ln in later[1:] if ln.strip()), ""),
     )

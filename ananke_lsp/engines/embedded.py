@@ -114,6 +114,10 @@ class EmbeddedEngine:
     def model(self) -> str:
         return resolve_model_path(self._model_arg).stem
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in this model's vocabulary (for fitting prompts into a budget)."""
+        return len(self.loaded().llm.tokenize(text.encode(), add_bos=False, special=False))  # type: ignore[attr-defined]
+
     async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
         return await collect(self.stream(request, compiled))
 

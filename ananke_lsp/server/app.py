@@ -4,44 +4,122 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from lsprotocol import types
+from pydantic import ValidationError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
 
 from .. import __version__, generation
+from ..config import ProjectConfig
 from ..constraints import ConstraintCache
-from ..engines.base import Engine, EngineRequest
-from ..types import PyGenerationContext
+from ..engines.base import Engine, EngineError, EngineRequest
+from ..types import DEFAULT_MODEL, PyGenerationContext, PyModalConfig
 from .project_configs import ProjectConfigs
+from .settings import EditorSettings, EngineChoice, choose_engine
+from .typing_state import Debouncer, SuggestionCache
 
 log = logging.getLogger("ananke_lsp.server")
 
 
-def buffer_context(uri: str, path: Path | None, language: str, root: Path) -> PyGenerationContext:
-    return PyGenerationContext(current_file=str(path) if path else uri, language=language, project_root=str(root))
+class Excluded(Exception):
+    """The file matches a privacy rule: nothing from it may be sent to any engine."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A document being worked on, with the configuration that applies to it."""
+
+    uri: str
+    doc: TextDocument
+    path: Path | None
+    project: ProjectConfig
+
+    @property
+    def context(self) -> PyGenerationContext:
+        return PyGenerationContext(
+            current_file=str(self.path) if self.path else self.uri,
+            language=self.doc.language_id,
+            project_root=str(self.project.root),
+        )
+
+    def constraints(self, action: str) -> list:
+        return self.project.constraints_for(self.path, self.doc.language_id, action)
+
+
+def _build(choice: EngineChoice) -> Engine:
+    if choice.kind == "embedded":
+        from ..engines.embedded import EmbeddedEngine
+
+        return EmbeddedEngine(choice.model)
+    assert choice.endpoint is not None
+    if choice.kind == "openai":
+        from ..engines.openai_compat import OpenAICompatibleEngine
+
+        if not choice.model:
+            raise EngineError("an OpenAI-compatible endpoint needs a model name: set ananke.model")
+        return OpenAICompatibleEngine(
+            choice.endpoint, choice.model, api_key=choice.api_key, timeout_secs=choice.timeout_secs
+        )
+    from ..engines.service import ServiceEngine
+
+    config = PyModalConfig(
+        endpoint_url=choice.endpoint,
+        model=choice.model or DEFAULT_MODEL,
+        api_key=choice.api_key,
+        timeout_secs=choice.timeout_secs,
+        max_retries=choice.max_retries,
+    )
+    return ServiceEngine(config)
 
 
 class AnankeServer(LanguageServer):
-    def __init__(self, engine_factory: type[Engine] | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__("ananke-lsp", __version__)
         self.cache = ConstraintCache()
         self.configs = ProjectConfigs(self._publish_config_issues)
-        self.options: dict[str, object] = {}
+        self.editor = EditorSettings()
         self.last_provenance: dict[str, object] | None = None
-        self._engine: Engine | None = None
+        self._engines: dict[tuple[object, ...], Engine] = {}
+        self._warned: set[str] = set()
         self._inflight: dict[str, asyncio.Task[object]] = {}
+        self.generations = 0  # engine requests started, observable through ananke.cacheStats
+        self.debouncer = Debouncer()
+        self.suggestions = SuggestionCache()
 
-    @property
-    def engine(self) -> Engine:
-        """Created on first use, so a misconfigured model is reported on a request, not at start."""
-        if self._engine is None:
-            from ..engines.embedded import EmbeddedEngine
+    def apply_settings(self, raw: object) -> None:
+        """Editor settings from initializationOptions or workspace/configuration; a bad value is
+        reported and the previous settings stay."""
+        if not isinstance(raw, dict):
+            return
+        try:
+            self.editor = EditorSettings.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            self.tell(types.MessageType.Error, f"invalid ananke settings, keeping the previous ones: {problems}")
+            return
+        if isinstance(raw, dict) and ("logLevel" in raw or "log_level" in raw):
+            logging.getLogger("ananke_lsp").setLevel(self.editor.log_level.upper())
 
-            model = self.options.get("model")
-            self._engine = EmbeddedEngine(str(model) if model else None)
-        return self._engine
+    def tell(self, kind: types.MessageType, message: str) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=f"ananke: {message}"))
+
+    def engine_for(self, project: ProjectConfig) -> Engine:
+        choice = choose_engine(project, self.editor)
+        if choice.refused_endpoint and choice.refused_endpoint not in self._warned:
+            self._warned.add(choice.refused_endpoint)
+            self.tell(
+                types.MessageType.Warning,
+                f"{project.path} names the endpoint {choice.refused_endpoint}, which you have not trusted: "
+                "generating on the local engine. To use it, add it to the ananke.trustedEndpoints setting "
+                "or ANANKE_TRUSTED_ENDPOINTS.",
+            )
+        if choice.key not in self._engines:
+            self._engines[choice.key] = _build(choice)
+        return self._engines[choice.key]
 
     def path_of(self, uri: str) -> Path | None:
         path = to_fs_path(uri)
@@ -57,6 +135,15 @@ class AnankeServer(LanguageServer):
         holding = [r for r in roots if path.is_relative_to(r)]
         return max(holding, key=lambda r: len(r.parts), default=None)
 
+    def target(self, uri: str) -> Target:
+        """The document and its configuration; raises ``Excluded`` for a private file."""
+        doc = self.workspace.get_text_document(uri)
+        path = self.path_of(uri)
+        project = self.configs.for_file(path, self.workspace_root_of(path))
+        if path is not None and project.is_excluded(path):
+            raise Excluded(f"{path.name} matches a privacy rule: nothing from it is sent")
+        return Target(uri, doc, path, project)
+
     def supersede(self, key: str) -> None:
         """A newer request for the same document replaces the one in flight: cancel it, which
         stops its generation, instead of queueing work nobody will see."""
@@ -67,9 +154,11 @@ class AnankeServer(LanguageServer):
         if current is not None:
             self._inflight[key] = current
 
-    async def generate(self, request: EngineRequest) -> generation.Outcome:
-        outcome = await generation.run(self.engine, self.cache, request)
+    async def generate(self, target: Target, request: EngineRequest) -> generation.Outcome:
+        self.generations += 1
+        outcome = await generation.run(self.engine_for(target.project), self.cache, request)
         self.last_provenance = {
+            "file": str(target.path or target.uri),
             "model": outcome.result.model,
             "engine": outcome.result.engine,
             "constraints": outcome.validation.satisfied + outcome.validation.violated,
@@ -77,6 +166,7 @@ class AnankeServer(LanguageServer):
             "violated": outcome.validation.errors,
             "tokens": outcome.result.tokens_generated,
             "generation_ms": round(outcome.result.generation_ms, 1),
+            "compile_ms": round(outcome.compile_ms, 2),
             "finish_reason": outcome.result.finish_reason,
         }
         return outcome

@@ -2,49 +2,75 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from lsprotocol import types
 
+from ..constraints import validate_text
 from ..context.cursor import cursor_context
 from ..engines.base import EngineRequest
-from .app import AnankeServer, buffer_context
+from .app import AnankeServer, Excluded
 
 log = logging.getLogger("ananke_lsp.server")
 
 
-async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: str) -> str | None:
-    """Constrained text to insert at ``position``, or None (excluded file, disabled, nothing valid)."""
+def _still_valid(ls: AnankeServer, constraints: list, text: str) -> bool:
+    compiled, _ = ls.cache.get(constraints)
+    return validate_text(text, compiled).all_satisfied
+
+
+async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: str, *, invoked: bool) -> str | None:
+    """Constrained text to insert at ``position``, or None (excluded, disabled, nothing valid)."""
     ls.supersede(uri)
-    doc = ls.workspace.get_text_document(uri)
-    path = ls.path_of(uri)
-    root = ls.workspace_root_of(path)
-    project = ls.configs.for_file(path, root)
-    if path is not None and project.is_excluded(path):
-        log.info("%s is excluded by privacy rules: no request sent", path.name)
+    try:
+        target = ls.target(uri)
+    except Excluded as exc:
+        log.info("%s", exc)
         return None
-    settings = project.settings
-    if not settings.completion.enabled:
+    settings = target.project.settings.completion
+    if not settings.enabled or (action == "inline_completion" and not ls.editor.inline_completion):
         return None
-    lines = doc.lines
-    if position.line > len(lines):
-        raise ValueError(f"position {position.line}:{position.character} is outside the document ({len(lines)} lines)")
+    if not invoked:  # a newer keystroke cancels this task while it waits: no engine work at all
+        await asyncio.sleep(ls.debouncer.delay(uri, ls.editor.debounce_ms or settings.debounce_ms))
+    doc = target.doc
+    if position.line > len(doc.lines):
+        raise ValueError(
+            f"position {position.line}:{position.character} is outside the document ({len(doc.lines)} lines)"
+        )
+    offset = doc.offset_at_position(position)
+    engine = ls.engine_for(target.project)
     cursor = cursor_context(
-        doc.source, doc.offset_at_position(position), settings.completion.prefix_lines, settings.completion.suffix_lines
+        doc.source,
+        offset,
+        settings.prefix_lines,
+        settings.suffix_lines,
+        prefix_tokens=settings.prefix_tokens,
+        suffix_tokens=settings.suffix_tokens,
+        count=getattr(engine, "count_tokens", None),
     )
+    constraints = [*cursor.constraints(doc.language_id), *target.constraints(action)]
+    before = doc.source[:offset]
+    reused = ls.suggestions.lookup(uri, before, cursor.line_after)
+    if reused is not None and _still_valid(ls, constraints, reused):
+        return reused
     request = EngineRequest(
         prompt=cursor.prefix,
+        suffix=cursor.suffix or None,
         chat=False,
-        constraints=[cursor.shape(), *project.constraints_for(path, doc.language_id, action)],
-        max_tokens=settings.completion.max_tokens,
-        temperature=settings.generation.temperature,
-        context=buffer_context(uri, path, doc.language_id, project.root),
+        constraints=constraints,
+        max_tokens=settings.max_tokens,
+        temperature=target.project.settings.generation.temperature,
+        context=target.context,
     )
-    outcome = await ls.generate(request)
+    outcome = await ls.generate(target, request)
     if not outcome.validation.all_satisfied:
         log.info("suggestion withheld, constraints not met: %s", outcome.validation.errors)
         return None
-    return outcome.result.text or None
+    text = outcome.result.text
+    if text:
+        ls.suggestions.put(uri, before, cursor.line_after, text)
+    return text or None
 
 
 def register(ls: AnankeServer) -> None:
@@ -52,7 +78,8 @@ def register(ls: AnankeServer) -> None:
     async def inline_completion(
         server: AnankeServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
-        text = await suggest(server, params.text_document.uri, params.position, "inline_completion")
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        text = await suggest(server, params.text_document.uri, params.position, "inline_completion", invoked=invoked)
         if text is None:
             return None
         here = types.Range(start=params.position, end=params.position)
@@ -60,7 +87,8 @@ def register(ls: AnankeServer) -> None:
 
     @ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
     async def completion(server: AnankeServer, params: types.CompletionParams) -> types.CompletionList:
-        text = await suggest(server, params.text_document.uri, params.position, "completion")
+        invoked = params.context is None or params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        text = await suggest(server, params.text_document.uri, params.position, "completion", invoked=invoked)
         items = []
         if text is not None:
             here = types.Range(start=params.position, end=params.position)

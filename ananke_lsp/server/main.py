@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from . import completion, implement, lifecycle
+from . import commands, completion, lifecycle, logs
 from .app import AnankeServer
+from .code_actions import CodeActions
+from .generate_actions import GenerateFromComment
+from .json_actions import FillJson
+from .python_actions import AddDocstring, ImplementFunction
 
 
 def build_server() -> AnankeServer:
     server = AnankeServer()
-    for feature in (lifecycle, completion, implement):
+    for feature in (lifecycle, completion, commands):
         feature.register(server)
+    CodeActions(server, [ImplementFunction(), AddDocstring(), GenerateFromComment(), FillJson()]).register()
     return server
 
 
@@ -28,13 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ananke-lsp", description=__doc__)
     parser.add_argument("--stdio", action="store_true", help="serve over stdin/stdout (the default)")
     parser.add_argument("--tcp", type=_tcp_address, metavar="HOST:PORT", help="serve over TCP instead")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
-    # stdout carries the protocol: logs go to stderr only
-    logging.basicConfig(
-        stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     server = build_server()
+    logs.configure(server, args.log_level, lambda: [*logs.env_secrets(), server.editor.api_key or ""])
     if args.tcp:
         server.start_tcp(*args.tcp)
     else:

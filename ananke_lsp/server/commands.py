@@ -1,0 +1,72 @@
+"""Commands a user runs from the editor: health check, clear cache, cache stats, provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lsprotocol import types
+
+from ..config import ProjectConfig
+from ..selftest import self_test
+from .app import AnankeServer
+
+HEALTH = "ananke.healthCheck"
+CLEAR_CACHE = "ananke.clearCache"
+CACHE_STATS = "ananke.cacheStats"
+PROVENANCE = "ananke.showProvenance"
+ALL = (HEALTH, CLEAR_CACHE, CACHE_STATS, PROVENANCE)
+
+
+def _project_for(ls: AnankeServer, uri: str | None) -> ProjectConfig:
+    """The configuration of ``uri``'s project, or of the workspace when no file is named."""
+    path = ls.path_of(uri) if uri else None
+    root = ls.workspace_root_of(path) if path else (Path(ls.workspace.root_path) if ls.workspace.root_path else None)
+    return ls.configs.for_file(path, root)
+
+
+def register(ls: AnankeServer) -> None:
+    @ls.command(HEALTH)
+    async def health(server: AnankeServer, uri: str | None = None) -> dict[str, object]:
+        """Engine, model, and a constraint self-test on the engine that serves ``uri``'s project."""
+        engine = server.engine_for(_project_for(server, uri))
+        status = await engine.health()
+        test = await self_test(engine, server.cache) if status.ok else None
+        report = {
+            "ok": bool(status.ok and test and test.ok),
+            "engine": status.engine,
+            "model": status.model,
+            "detail": status.detail or (test.detail if test else ""),
+            "self_test": test.model_dump() if test else None,
+        }
+        kind = types.MessageType.Info if report["ok"] else types.MessageType.Error
+        verdict = "healthy, constraints enforced" if report["ok"] else f"UNHEALTHY: {report['detail']}"
+        server.tell(kind, f"{status.engine} / {status.model}: {verdict}")
+        return report
+
+    @ls.command(CLEAR_CACHE)
+    def clear_cache(server: AnankeServer) -> dict[str, int]:
+        server.cache.clear()
+        server.suggestions.clear()
+        return server.cache.stats()
+
+    @ls.command(CACHE_STATS)
+    async def cache_stats(server: AnankeServer, uri: str | None = None) -> dict[str, object]:
+        engine = server.engine_for(_project_for(server, uri))
+        status = await engine.health()
+        return {
+            **server.cache.stats(),
+            "hits": server.cache.hits,
+            "misses": server.cache.misses,
+            "suggestion_reuses": server.suggestions.hits,
+            "engine_requests": server.generations,
+            "engine_tokens_decoded": status.tokens_decoded,
+        }
+
+    @ls.command(PROVENANCE)
+    def provenance(server: AnankeServer) -> dict[str, object] | None:
+        if server.last_provenance is None:
+            server.tell(types.MessageType.Info, "nothing generated yet")
+        else:
+            server.tell(types.MessageType.Info, json.dumps(server.last_provenance))
+        return server.last_provenance

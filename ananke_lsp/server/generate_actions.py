@@ -1,0 +1,64 @@
+"""Generate code from the comment under the cursor, or from a selected description."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from ..context.brackets import comment_marker
+from ..context.buffer_constraints import balanced_brackets, indented_block, no_repeat
+from ..engines.base import EngineRequest
+from .app import Target
+from .code_actions import Job, Offer, end_of
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+class GenerateFromComment:
+    name = "from_comment"
+
+    def offers(self, target: Target, selection: types.Range) -> list[Offer]:
+        lines = target.doc.source.split("\n")
+        if selection.start != selection.end:
+            start, end = selection.start.line, selection.end.line - (selection.end.character == 0)
+            if any(lines[i].strip() for i in range(start, min(end, len(lines) - 1) + 1)):
+                return [Offer("Generate code from the selection", ["selection", start, end])]
+            return []
+        line = selection.start.line
+        if line < len(lines) and lines[line].lstrip().startswith(comment_marker(target.doc.language_id)):
+            return [Offer("Generate code from this comment", ["comment", line])]
+        return []
+
+    def prepare(self, target: Target, args: list[object]) -> Job:
+        lines = target.doc.source.split("\n")
+        settings = target.project.settings.generation
+        common = {"max_tokens": settings.max_tokens, "temperature": settings.temperature, "context": target.context}
+        if args[0] == "comment":
+            line = int(args[1])  # type: ignore[call-overload]
+            indent = _indent(lines[line])
+            nxt = next((ln for ln in lines[line + 1 :] if ln.strip()), "")
+            constraints = [indented_block(indent, first_line_started=False), balanced_brackets([])]
+            repeat = no_repeat(nxt)
+            first = max(0, line + 1 - target.project.settings.completion.prefix_lines)
+            request = EngineRequest(
+                prompt="\n".join(lines[first : line + 1]) + "\n",
+                chat=False,
+                constraints=[*constraints, *([repeat] if repeat else []), *target.constraints("generate")],
+                **common,
+            )
+            here = types.Position(line=line + 1, character=0)
+            return Job(request, types.Range(start=here, end=here), lambda t: t if t.endswith("\n") else t + "\n")
+        start, end = int(args[1]), int(args[2])  # type: ignore[call-overload]
+        described = "\n".join(lines[start : end + 1]).strip()
+        request = EngineRequest(
+            prompt=f"Write {target.doc.language_id} code that does this:\n{described}",
+            chat=True,
+            constraints=[
+                indented_block(_indent(lines[start]), first_line_started=False),
+                *target.constraints("generate"),
+            ],
+            **common,
+        )
+        replace = types.Range(start=types.Position(line=start, character=0), end=end_of(lines, end + 1))
+        return Job(request, replace, lambda t: t if t.endswith("\n") else t + "\n")

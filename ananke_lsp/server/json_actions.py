@@ -1,0 +1,86 @@
+"""Fill a JSON (or YAML) document from its schema: the schema named for the file in
+`.ananke.toml`, or the document's own `$schema` when it is a local file inside the project
+(a remote schema is never fetched). The generated document is held to the schema token by token."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from lsprotocol import types
+
+from ..engines.base import EngineRequest
+from ..types import PyConstraintIR
+from .app import Target
+from .code_actions import Job, Offer, end_of
+
+LANGUAGES = frozenset({"json", "jsonc", "yaml"})
+_SCHEMA_REF = re.compile(r'"\$schema"\s*:\s*"([^"]+)"|^\$schema:\s*["\']?([^"\'\s]+)|\$schema=(\S+)', re.MULTILINE)
+
+
+def _schema_ref(text: str) -> str | None:
+    found = _SCHEMA_REF.search(text)
+    return next((g for g in found.groups() if g), None) if found else None
+
+
+def _is_unfilled(text: str) -> bool:
+    """Nothing but whitespace, `{}`, comments or a `$schema` reference: filling loses nothing."""
+    body = _SCHEMA_REF.sub("", text)
+    body = re.sub(r"#[^\n]*|//[^\n]*", "", body)
+    return re.fullmatch(r"[\s{},]*", body) is not None
+
+
+def _local_schema(target: Target, ref: str) -> PyConstraintIR | None:
+    if "://" in ref or target.path is None:
+        return None
+    candidate = (target.path.parent / ref).resolve()
+    root = target.project.root.resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        return None  # outside the project (or missing): not read
+    return PyConstraintIR(name=f"$schema:{candidate.relative_to(root)}", json_schema=candidate.read_text("utf-8"))
+
+
+def _schemas(target: Target) -> list[PyConstraintIR]:
+    named = [c for c in target.constraints("fill_json") if c.json_schema]
+    if named:
+        return target.constraints("fill_json")
+    ref = _schema_ref(target.doc.source)
+    local = _local_schema(target, ref) if ref else None
+    return [local, *target.constraints("fill_json")] if local else []
+
+
+class FillJson:
+    name = "fill_json"
+
+    def offers(self, target: Target, selection: types.Range) -> list[Offer]:
+        if target.doc.language_id not in LANGUAGES or not _is_unfilled(target.doc.source):
+            return []
+        schemas = [c.name for c in _schemas(target) if c.json_schema]
+        return [Offer(f"Fill JSON from schema '{schemas[0]}'", [])] if schemas else []
+
+    def prepare(self, target: Target, args: list[object]) -> Job:
+        constraints = _schemas(target)
+        if not any(c.json_schema for c in constraints):
+            raise ValueError("no schema applies to this file any more; request code actions again")
+        settings = target.project.settings.generation
+        name = target.path.name if target.path else "document"
+        request = EngineRequest(
+            prompt=f"Write a complete, realistic {name} document.",
+            chat=True,
+            constraints=constraints,
+            max_tokens=max(settings.max_tokens, 512),
+            temperature=settings.temperature,
+            context=target.context,
+        )
+        ref = _schema_ref(target.doc.source)
+        lines = target.doc.source.split("\n")
+        whole = types.Range(start=types.Position(line=0, character=0), end=end_of(lines, len(lines)))
+        return Job(request, whole, lambda text: _with_schema_ref(text, ref))
+
+
+def _with_schema_ref(text: str, ref: str | None) -> str:
+    """Keep the document's own `$schema` reference at the top of the filled object."""
+    if ref and text.startswith("{"):
+        head = f"{{{json.dumps('$schema')}: {json.dumps(ref)}"
+        text = head + ("}" if text.strip() == "{}" else ", " + text[1:])
+    return text if text.endswith("\n") else text + "\n"

@@ -1,0 +1,61 @@
+"""Logs go to stderr (stdout carries the protocol) and to the editor as `window/logMessage`;
+API keys are masked wherever they would appear."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+_LEVELS = {
+    logging.ERROR: types.MessageType.Error,
+    logging.WARNING: types.MessageType.Warning,
+    logging.INFO: types.MessageType.Info,
+    logging.DEBUG: types.MessageType.Log,
+}
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces known secret values (`MODAL_API_KEY`, the editor's api key) in every record."""
+
+    def __init__(self, secrets: Callable[[], list[str]]) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in self._secrets():
+            if secret and len(secret) >= 4:
+                message = message.replace(secret, "***")
+        record.msg, record.args = message, None
+        return True
+
+
+class EditorLog(logging.Handler):
+    def __init__(self, server: LanguageServer) -> None:
+        super().__init__()
+        self.server = server
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = _LEVELS.get(record.levelno, types.MessageType.Log)
+        with contextlib.suppress(Exception):  # no client attached (yet, or any more): stderr still has it
+            self.server.window_log_message(types.LogMessageParams(type=kind, message=self.format(record)))
+
+
+def configure(server: LanguageServer, level: str, secrets: Callable[[], list[str]]) -> None:
+    root = logging.getLogger("ananke_lsp")
+    root.setLevel(level)
+    redact = RedactSecrets(secrets)
+    for handler in (logging.StreamHandler(), EditorLog(server)):
+        handler.addFilter(redact)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.propagate = False
+
+
+def env_secrets() -> list[str]:
+    return [os.environ.get("MODAL_API_KEY", ""), os.environ.get("ANANKE_SERVICE_TOKEN", "")]

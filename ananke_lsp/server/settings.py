@@ -1,0 +1,80 @@
+"""Editor-level settings (initializationOptions, `workspace/configuration` section "ananke") and
+which engine serves a project: the user decides where code may be sent, never a project file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ..config import ProjectConfig
+
+EngineKind = Literal["embedded", "service", "openai"]
+
+
+class EditorSettings(BaseModel):
+    """What the user set in the editor; camelCase on the wire (`apiKey`, `trustedEndpoints`)."""
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    engine: Literal["auto", "embedded", "service", "openai"] = "auto"
+    endpoint: str | None = None  # set by the user: trusted
+    api_key: str | None = Field(default=None, repr=False)
+    model: str | None = None
+    trusted_endpoints: list[str] = Field(default_factory=list)
+    inline_completion: bool = True
+    debounce_ms: int | None = Field(default=None, ge=0, le=5000)
+    log_level: Literal["error", "warning", "info", "debug"] = "info"
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    kind: EngineKind
+    endpoint: str | None = None
+    model: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    timeout_secs: int = 300
+    max_retries: int = 3
+    refused_endpoint: str | None = None  # named only by a project file and not trusted: not used
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return (self.kind, self.endpoint, self.model, self.api_key, self.timeout_secs, self.max_retries)
+
+
+def _normalized(url: str) -> str:
+    return url.rstrip("/").lower()
+
+
+def choose_engine(project: ProjectConfig, editor: EditorSettings, env: Mapping[str, str] | None = None) -> EngineChoice:
+    """The user's own settings (editor, then environment) win; a project's `[service].endpoint` is
+    used only when the user lists it as trusted, so opening an untrusted repository never sends
+    its code to a server that repository chose."""
+    env = os.environ if env is None else env
+    service = project.settings.service
+    api_key = editor.api_key or env.get("MODAL_API_KEY") or None
+    trusted = {_normalized(u) for u in editor.trusted_endpoints}
+    trusted |= {_normalized(u) for u in env.get("ANANKE_TRUSTED_ENDPOINTS", "").split(",") if u.strip()}
+    user_endpoint = editor.endpoint or env.get("MODAL_ENDPOINT") or None
+    if editor.engine == "embedded":
+        return EngineChoice("embedded", model=editor.model or _local_model(project))
+    endpoint, refused = user_endpoint, None
+    if endpoint is None and service.endpoint is not None:
+        if _normalized(service.endpoint) in trusted:
+            endpoint = service.endpoint
+        else:
+            refused = service.endpoint
+    if endpoint is None:
+        return EngineChoice("embedded", model=editor.model or _local_model(project), refused_endpoint=refused)
+    kind: EngineKind = "openai" if editor.engine == "openai" else "service"
+    model = editor.model or (service.model if service.model != "default" else None)
+    return EngineChoice(kind, endpoint, model, api_key, service.timeout_secs, service.max_retries)
+
+
+def _local_model(project: ProjectConfig) -> str | None:
+    path = project.model_path
+    return str(path) if path is not None else None

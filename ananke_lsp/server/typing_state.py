@@ -1,0 +1,78 @@
+"""Per-document typing state: an adaptive debounce and a cache of recent suggestions, so a burst
+of keystrokes costs one generation and typing what was suggested costs none."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+MAX_DELAY_S = 1.0
+CACHE_ENTRIES = 100  # Tabby keeps 100 results for 5 minutes
+CACHE_TTL_S = 300.0
+_TAIL = 512  # characters of the text before the cursor kept to recognise a continuation
+
+
+class Debouncer:
+    """Wait longer for slow typists: 1.5 times the typical gap between keystrokes, between the
+    configured debounce and a second, so a request fires when the user pauses."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._gap: dict[str, float] = {}
+
+    def delay(self, uri: str, base_ms: int) -> float:
+        now = time.monotonic()
+        last = self._last.get(uri)
+        self._last[uri] = now
+        if last is not None and now - last < 2.0:  # longer gaps are pauses, not typing speed
+            gap = now - last
+            self._gap[uri] = 0.7 * self._gap.get(uri, gap) + 0.3 * gap
+        base = base_ms / 1000
+        return min(max(1.5 * self._gap.get(uri, 0.0), base), max(base, MAX_DELAY_S))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    before_len: int
+    tail: str  # the end of the text before the cursor when the suggestion was made
+    line_after: str
+    suggestion: str
+    at: float
+
+
+class SuggestionCache:
+    def __init__(self, entries: int = CACHE_ENTRIES, ttl_s: float = CACHE_TTL_S) -> None:
+        self._entries: OrderedDict[str, list[_Entry]] = OrderedDict()
+        self._size = entries
+        self._ttl = ttl_s
+        self.hits = 0
+
+    def put(self, uri: str, before: str, line_after: str, suggestion: str) -> None:
+        entry = _Entry(len(before), before[-_TAIL:], line_after, suggestion, time.monotonic())
+        self._entries.setdefault(uri, []).insert(0, entry)
+        self._entries.move_to_end(uri)
+        while sum(len(v) for v in self._entries.values()) > self._size:
+            oldest = next(iter(self._entries))
+            self._entries[oldest].pop()
+            if not self._entries[oldest]:
+                del self._entries[oldest]
+
+    def lookup(self, uri: str, before: str, line_after: str) -> str | None:
+        """The rest of a recent suggestion whose start the user has typed since, if any."""
+        now = time.monotonic()
+        for entry in self._entries.get(uri, []):
+            typed = len(before) - entry.before_len
+            if now - entry.at > self._ttl or entry.line_after != line_after:
+                continue
+            if not 0 <= typed < len(entry.suggestion):
+                continue
+            if before[entry.before_len - len(entry.tail) : entry.before_len] != entry.tail:
+                continue
+            if entry.suggestion.startswith(before[entry.before_len :]):
+                self.hits += 1
+                return entry.suggestion[typed:]
+        return None
+
+    def clear(self) -> None:
+        self._entries.clear()
