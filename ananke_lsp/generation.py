@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from .constraints import CompiledConstraints, ConstraintCache, validate_text
+from .constraints import CompiledConstraints, ConstraintCache, longest_valid_prefix, validate_text
 from .engines.base import Engine, EngineRequest, EngineResult
 from .types import PyGenerationMetadata, PyProvenance, PyValidationResult
 
@@ -17,6 +17,19 @@ class Outcome:
     result: EngineResult
     validation: PyValidationResult
     compile_ms: float  # cache lookup or compile, plus the engine's matcher build
+    compiled: CompiledConstraints | None = None
+
+    def cut_to_valid(self) -> Outcome:
+        """When the token budget ran out mid-construct (an open bracket, an unfinished JSON
+        value), the longest prefix that satisfies every constraint, validated again: an editor
+        shows a shorter valid suggestion rather than an invalid one."""
+        if self.validation.all_satisfied or self.result.finish_reason != "length" or self.compiled is None:
+            return self
+        text = longest_valid_prefix(self.result.text, self.compiled)
+        result = self.result.model_copy(update={"text": text})
+        return Outcome(
+            result, validate_text(text, self.compiled, enforced=result.enforced), self.compile_ms, self.compiled
+        )
 
     def metadata(self) -> PyGenerationMetadata:
         r = self.result
@@ -53,7 +66,7 @@ def finish(result: EngineResult, compiled: CompiledConstraints | None, lookup_ms
         validation = PyValidationResult(all_satisfied=True)
     else:
         validation = validate_text(result.text, compiled, enforced=result.enforced)
-    return Outcome(result, validation, lookup_ms + result.compile_ms)
+    return Outcome(result, validation, lookup_ms + result.compile_ms, compiled)
 
 
 async def run(engine: Engine, cache: ConstraintCache, request: EngineRequest) -> Outcome:

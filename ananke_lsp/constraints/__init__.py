@@ -2,7 +2,7 @@
 
 from .cache import ConstraintCache
 from .compile import CompiledConstraints, ConstraintError, ConstraintPart, compile_constraints, constraints_hash
-from .validate import validate_text
+from .validate import longest_valid_prefix, validate_text
 
 __all__ = [
     "CompiledConstraints",
@@ -11,5 +11,6 @@ __all__ = [
     "ConstraintPart",
     "compile_constraints",
     "constraints_hash",
+    "longest_valid_prefix",
     "validate_text",
 ]

@@ -46,6 +46,32 @@ def part_violation(part: ConstraintPart, text: str) -> str | None:
     return None
 
 
+def _accepting_ends(part: ConstraintPart, data: bytes) -> set[int]:
+    """Byte offsets at which ``data[:offset]`` is a complete match of ``part``."""
+    matcher = llg.LLMatcher(byte_tokenizer(), part.check_grammar, log_level=0)
+    ends = {0} if matcher.is_accepting() else set()
+    for offset, byte in enumerate(data, start=1):
+        if not matcher.consume_token(byte):
+            break
+        if matcher.is_accepting():
+            ends.add(offset)
+    return ends
+
+
+def longest_valid_prefix(text: str, compiled: CompiledConstraints) -> str:
+    """The longest prefix of ``text`` that every constraint accepts as complete ("" if none)."""
+    data = text.encode()
+    ends = set(range(len(data) + 1))
+    for part in compiled.parts:
+        ends &= _accepting_ends(part, data)
+    for end in sorted(ends, reverse=True):
+        try:
+            return data[:end].decode()
+        except UnicodeDecodeError:  # not a character boundary
+            continue
+    return ""
+
+
 def validate_text(
     text: str, compiled: CompiledConstraints, enforced: tuple[str, ...] | list[str] = ()
 ) -> PyValidationResult:

@@ -156,7 +156,7 @@ class AnankeServer(LanguageServer):
 
     async def generate(self, target: Target, request: EngineRequest) -> generation.Outcome:
         self.generations += 1
-        outcome = await generation.run(self.engine_for(target.project), self.cache, request)
+        outcome = (await generation.run(self.engine_for(target.project), self.cache, request)).cut_to_valid()
         self.last_provenance = {
             "file": str(target.path or target.uri),
             "model": outcome.result.model,

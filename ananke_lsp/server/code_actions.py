@@ -16,6 +16,7 @@ from typing import Protocol
 
 from lsprotocol import types
 
+from ..constraints import validate_text
 from ..engines.base import EngineRequest
 from .app import AnankeServer, Excluded, Target
 
@@ -138,7 +139,9 @@ class CodeActions:
             raise ValueError("nothing applied: the model produced only whitespace")
         if self.ls.workspace.get_text_document(uri).version != doc.version:
             raise StaleBuffer("the file was edited while generating; try again")
-        text = job.finish(text)
+        finished = job.finish(text)
+        if outcome.compiled is None or validate_text(finished, outcome.compiled).all_satisfied:
+            text = finished  # tidied (one final newline) only where every constraint still holds
         self.generated[uri] = _Generated(job.request, job.replace.start, text, job.finish)
         return types.TextDocumentEdit(
             text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=doc.version),
@@ -177,7 +180,7 @@ class CodeActions:
         @ls.feature(types.CODE_ACTION_RESOLVE)
         async def on_resolve(server: AnankeServer, action: types.CodeAction) -> types.CodeAction:
             if not (isinstance(action.data, list) and len(action.data) == 4):
-                raise ValueError("this code action carries no target; request code actions again")
+                return action  # a command-style action (or not ours): nothing to resolve
             try:
                 action.edit = types.WorkspaceEdit(document_changes=[await self.edit(*action.data)])
             except (StaleBuffer, Excluded) as exc:

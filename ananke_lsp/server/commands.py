@@ -27,9 +27,10 @@ def _project_for(ls: AnankeServer, uri: str | None) -> ProjectConfig:
 
 def register(ls: AnankeServer) -> None:
     @ls.command(HEALTH)
-    async def health(server: AnankeServer, uri: str | None = None) -> dict[str, object]:
-        """Engine, model, and a constraint self-test on the engine that serves ``uri``'s project."""
-        engine = server.engine_for(_project_for(server, uri))
+    async def health(server: AnankeServer, *uri: str) -> dict[str, object]:
+        """Engine, model, and a constraint self-test on the engine that serves the (optional)
+        file's project."""
+        engine = server.engine_for(_project_for(server, uri[0] if uri else None))
         status = await engine.health()
         test = await self_test(engine, server.cache) if status.ok else None
         report = {
@@ -51,8 +52,8 @@ def register(ls: AnankeServer) -> None:
         return server.cache.stats()
 
     @ls.command(CACHE_STATS)
-    async def cache_stats(server: AnankeServer, uri: str | None = None) -> dict[str, object]:
-        engine = server.engine_for(_project_for(server, uri))
+    async def cache_stats(server: AnankeServer, *uri: str) -> dict[str, object]:
+        engine = server.engine_for(_project_for(server, uri[0] if uri else None))
         status = await engine.health()
         return {
             **server.cache.stats(),

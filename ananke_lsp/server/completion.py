@@ -74,7 +74,7 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
 
 
 def register(ls: AnankeServer) -> None:
-    @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+    @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(
         server: AnankeServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:

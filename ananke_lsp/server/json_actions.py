@@ -37,7 +37,17 @@ def _local_schema(target: Target, ref: str) -> PyConstraintIR | None:
     root = target.project.root.resolve()
     if not candidate.is_relative_to(root) or not candidate.is_file():
         return None  # outside the project (or missing): not read
-    return PyConstraintIR(name=f"$schema:{candidate.relative_to(root)}", json_schema=candidate.read_text("utf-8"))
+    text = candidate.read_text("utf-8")
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError:
+        schema = None  # compiling it reports the error, naming the constraint
+    if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
+        # the document keeps its own reference: held by the constraint, not pasted in afterwards
+        schema["properties"] = {"$schema": {"const": ref}, **schema["properties"]}
+        schema["required"] = ["$schema", *[r for r in schema.get("required", []) if r != "$schema"]]
+        text = json.dumps(schema)
+    return PyConstraintIR(name=f"$schema:{candidate.relative_to(root)}", json_schema=text)
 
 
 def _schemas(target: Target) -> list[PyConstraintIR]:
@@ -72,15 +82,6 @@ class FillJson:
             temperature=settings.temperature,
             context=target.context,
         )
-        ref = _schema_ref(target.doc.source)
         lines = target.doc.source.split("\n")
         whole = types.Range(start=types.Position(line=0, character=0), end=end_of(lines, len(lines)))
-        return Job(request, whole, lambda text: _with_schema_ref(text, ref))
-
-
-def _with_schema_ref(text: str, ref: str | None) -> str:
-    """Keep the document's own `$schema` reference at the top of the filled object."""
-    if ref and text.startswith("{"):
-        head = f"{{{json.dumps('$schema')}: {json.dumps(ref)}"
-        text = head + ("}" if text.strip() == "{}" else ", " + text[1:])
-    return text if text.endswith("\n") else text + "\n"
+        return Job(request, whole, lambda text: text.rstrip("\n") + "\n")

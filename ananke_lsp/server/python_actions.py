@@ -7,7 +7,7 @@ import re
 
 from lsprotocol import types
 
-from ..context.buffer_constraints import indented_block
+from ..context.buffer_constraints import balanced_brackets, indented_block
 from ..context.python_functions import PythonFunction, function_at
 from ..engines.base import EngineRequest
 from ..types import PyConstraintIR
@@ -28,7 +28,8 @@ def _function(target: Target, def_line: object) -> tuple[list[str], PythonFuncti
 
 
 def _ends_line(text: str) -> str:
-    return text if text.endswith("\n") else text + "\n"  # keep the next statement on its own line
+    """Exactly one final newline: the next statement on its own line, no pile of blank lines."""
+    return text.rstrip("\n") + "\n"
 
 
 def _prompt(target: Target, lines: list[str], upto: int) -> str:
@@ -56,6 +57,7 @@ class ImplementFunction:
             chat=False,
             constraints=[
                 indented_block(fn.body_indent, first_line_started=False),
+                balanced_brackets([]),
                 *target.constraints("implement_function"),
             ],
             max_tokens=settings.max_tokens,
@@ -70,7 +72,7 @@ def docstring_constraint(indent: str) -> PyConstraintIR:
     """A triple-quoted docstring at ``indent``: a summary line, then indented lines, closed."""
     pad = re.escape(indent)
     text = r'[^"\\\n]'
-    return PyConstraintIR(name="buffer:docstring", regex_patterns=[rf'{pad}"""{text}+(\n({pad}{text}*)?)*"""'])
+    return PyConstraintIR(name="buffer:docstring", regex_patterns=[rf'{pad}"""{text}+(\n({pad}{text}*)?)*"""\n?'])
 
 
 class AddDocstring:
