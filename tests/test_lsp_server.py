@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
+
+from .lsp_client import SERVER, apply_edit, open_doc, start
 
 CONFIG = r"""
 [completion]
@@ -51,53 +57,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "ananke_lsp.server"]))
+@pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, project: Path):
-    lsp_client.applied_edits = []
-
-    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
-    def register_capability(params: types.RegistrationParams) -> None:
-        lsp_client.registrations = [r.method for r in params.registrations]
-
-    @lsp_client.feature(types.WORKSPACE_APPLY_EDIT)
-    def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-        lsp_client.applied_edits.append(params)
-        return types.ApplyWorkspaceEditResult(applied=True)
-
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
-            root_uri=project.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=project.as_uri(), name="project")],
-        )
-    )
+    await start(lsp_client, project)
     yield
     await lsp_client.shutdown_session()
 
 
-def _open(client: LanguageClient, path: Path, text: str, language: str = "python", version: int = 1) -> str:
-    uri = path.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)
-        )
-    )
-    return uri
-
-
-def _apply(text: str, edit: types.TextEdit) -> str:
-    lines = text.split("\n")
-    start, end = edit.range.start, edit.range.end
-    before = (
-        "\n".join([*lines[: start.line], lines[start.line][: start.character]]) if start.line < len(lines) else text
-    )
-    after = "\n".join([lines[end.line][end.character :], *lines[end.line + 1 :]]) if end.line < len(lines) else ""
-    return before + edit.new_text + after
-
-
 async def test_inline_completion_mid_line_stays_on_one_line(client: LanguageClient, project: Path):
     text = SOURCE + "\n\ndef double(x: int) -> int:\n    return x * "
-    uri = _open(client, project / "app.py", text)
+    uri = open_doc(client, project / "app.py", text)
     end = text.split("\n")
     position = types.Position(line=len(end) - 1, character=len(end[-1]))
     result = await client.text_document_inline_completion_async(
@@ -116,7 +85,7 @@ async def test_inline_completion_mid_line_stays_on_one_line(client: LanguageClie
 
 async def test_completion_item_is_offered_at_the_cursor(client: LanguageClient, project: Path):
     text = "values = [1, 2, 3]\ntotal = "
-    uri = _open(client, project / "values.py", text)
+    uri = open_doc(client, project / "values.py", text)
     position = types.Position(line=1, character=8)
     result = await client.text_document_completion_async(
         types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=position)
@@ -136,7 +105,7 @@ def _check_body_edit(doc_edit: types.TextDocumentEdit, version: int) -> None:
     assert all(line.startswith("    ") for line in body.split("\n") if line.strip())
     # project constraint from .ananke.toml, checked independently
     assert re.search(r"print\(", body) is None
-    new_source = _apply(SOURCE, edit)
+    new_source = apply_edit(SOURCE, edit)
     assert new_source.startswith(SOURCE.split("    pass")[0])  # header and docstring kept
     assert "    pass\n" not in new_source.split("def circle_area")[0]
     assert new_source.endswith("def circle_area(radius: float) -> float:\n    return math.pi * radius\n")
@@ -144,7 +113,7 @@ def _check_body_edit(doc_edit: types.TextDocumentEdit, version: int) -> None:
 
 async def test_config_has_no_diagnostics(client: LanguageClient, project: Path):
     config = project / ".ananke.toml"
-    _open(client, config, CONFIG, language="toml")
+    open_doc(client, config, CONFIG, language="toml")
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert list(client.diagnostics[config.as_uri()]) == []
 
@@ -154,14 +123,14 @@ async def test_broken_config_gets_a_diagnostic_at_the_offending_line(client: Lan
     broken.parent.mkdir(exist_ok=True)
     text = "[generation]\nmax_tokens = 64\ntemperature = 1.5\n"
     broken.write_text(text)
-    _open(client, broken, text, language="toml")
+    open_doc(client, broken, text, language="toml")
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     [diagnostic] = client.diagnostics[broken.as_uri()]
     assert diagnostic.range.start.line == 2 and "temperature" in diagnostic.message
 
 
 async def test_implement_function_resolves_to_a_constrained_versioned_edit(client: LanguageClient, project: Path):
-    uri = _open(client, project / "app.py", SOURCE, version=7)
+    uri = open_doc(client, project / "app.py", SOURCE, version=7)
     actions = await client.text_document_code_action_async(
         types.CodeActionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
@@ -179,7 +148,7 @@ async def test_implement_function_resolves_to_a_constrained_versioned_edit(clien
 
 
 async def test_implement_function_command_applies_the_edit(client: LanguageClient, project: Path):
-    uri = _open(client, project / "app.py", SOURCE, version=9)
+    uri = open_doc(client, project / "app.py", SOURCE, version=9)
     applied = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="ananke.applyAction", arguments=["implement", uri, 9, [3]])
     )
@@ -190,7 +159,7 @@ async def test_implement_function_command_applies_the_edit(client: LanguageClien
 
 
 async def test_privacy_excluded_file_gets_no_suggestion(client: LanguageClient, project: Path):
-    uri = _open(client, project / ".env", "API_TOKEN=", language="dotenv")
+    uri = open_doc(client, project / ".env", "API_TOKEN=", language="dotenv")
     result = await client.text_document_inline_completion_async(
         types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
@@ -202,9 +171,49 @@ async def test_privacy_excluded_file_gets_no_suggestion(client: LanguageClient, 
 
 
 async def test_stale_action_is_not_applied(client: LanguageClient, project: Path):
-    uri = _open(client, project / "stale.py", SOURCE, version=3)
+    uri = open_doc(client, project / "stale.py", SOURCE, version=3)
     before = len(client.applied_edits)
     applied = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="ananke.applyAction", arguments=["implement", uri, 2, [3]])
     )
     assert applied is False and len(client.applied_edits) == before
+
+
+def test_tcp_transport_answers_initialize(tmp_path: Path):
+    from .servers import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ananke_lsp.server", "--tcp", f"127.0.0.1:{port}"], stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "ananke-lsp --tcp did not listen"
+                time.sleep(0.05)
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}},
+            }
+        ).encode()
+        sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+            data.split(b"Content-Length: ")[1].split(b"\r\n")[0]
+        ):
+            data += sock.recv(65536)
+        reply = json.loads(data.split(b"\r\n\r\n", 1)[1])
+        sock.close()
+        capabilities = reply["result"]["capabilities"]
+        assert "inlineCompletionProvider" in capabilities and capabilities["codeActionProvider"]["resolveProvider"]
+        assert reply["result"]["serverInfo"]["name"] == "ananke-lsp"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -52,7 +52,11 @@ def configure(server: LanguageServer, level: str, secrets: Callable[[], list[str
     redact = RedactSecrets(secrets)
     for handler in (logging.StreamHandler(), EditorLog(server)):
         handler.addFilter(redact)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(
+                "%(name)s: %(message)s" if isinstance(handler, EditorLog) else "%(levelname)s %(name)s: %(message)s"
+            )
+        )
         root.addHandler(handler)
     root.propagate = False
 
