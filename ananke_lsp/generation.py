@@ -57,7 +57,9 @@ async def compile_request(cache: ConstraintCache, request: EngineRequest) -> tup
     if not request.constraints:
         return None, 0.0
     start = time.perf_counter()
-    compiled, _ = await asyncio.to_thread(cache.get, request.constraints)
+    compiled = cache.peek(request.constraints)
+    if compiled is None:  # compiling can take a while: off the event loop
+        compiled, _ = await asyncio.to_thread(cache.get, request.constraints)
     return compiled, (time.perf_counter() - start) * 1000
 
 

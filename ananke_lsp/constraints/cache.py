@@ -38,6 +38,16 @@ class ConstraintCache:
             self._lru[key] = compiled
         return compiled, False
 
+    def peek(self, constraints: Sequence[PyConstraintIR]) -> CompiledConstraints | None:
+        """The compiled set if it is cached (counted as a hit), without compiling."""
+        if not self.enabled:
+            return None
+        with self._lock:
+            found = self._lru.get(constraints_hash(constraints))
+            if found is not None:
+                self.hits += 1
+            return found
+
     def clear(self) -> None:
         with self._lock:
             self._lru.clear()
