@@ -127,6 +127,16 @@ async def test_broken_config_gets_a_diagnostic_at_the_offending_line(client: Lan
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     [diagnostic] = client.diagnostics[broken.as_uri()]
     assert diagnostic.range.start.line == 2 and "temperature" in diagnostic.message
+    # fixed on disk, announced as a watched-file change: reloaded, diagnostics cleared
+    broken.write_text("[generation]\nmax_tokens = 64\ntemperature = 0.5\n")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=broken.as_uri(), type=types.FileChangeType.Changed)]
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[broken.as_uri()]) == []
+    assert "workspace/didChangeWatchedFiles" in client.registrations  # the server asked to be told
 
 
 async def test_implement_function_resolves_to_a_constrained_versioned_edit(client: LanguageClient, project: Path):
