@@ -52,14 +52,17 @@ class Outcome:
         )
 
 
-async def compile_request(cache: ConstraintCache, request: EngineRequest) -> tuple[CompiledConstraints | None, float]:
+async def compile_request(
+    cache: ConstraintCache, request: EngineRequest, engine: Engine | None = None
+) -> tuple[CompiledConstraints | None, float]:
     """Compile the request's constraints off the event loop (a large grammar takes a while)."""
     if not request.constraints:
         return None, 0.0
     start = time.perf_counter()
     compiled = cache.peek(request.constraints)
     if compiled is None:  # compiling can take a while: off the event loop
-        compiled, _ = await asyncio.to_thread(cache.get, request.constraints)
+        tokenizer = getattr(engine, "llg_tokenizer", None)
+        compiled, _ = await asyncio.to_thread(cache.get, request.constraints, tokenizer() if tokenizer else None)
     return compiled, (time.perf_counter() - start) * 1000
 
 
@@ -72,7 +75,7 @@ def finish(result: EngineResult, compiled: CompiledConstraints | None, lookup_ms
 
 
 async def run(engine: Engine, cache: ConstraintCache, request: EngineRequest) -> Outcome:
-    compiled, lookup_ms = await compile_request(cache, request)
+    compiled, lookup_ms = await compile_request(cache, request, engine)
     result = await engine.generate(request, compiled)
     return finish(result, compiled, lookup_ms)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import foundation, lsp, service
+from bench import concurrency, foundation, lsp, service
 
 
 async def main() -> None:
-    sections = [await foundation.measure(), await service.measure(), await lsp.measure()]
+    sections = [await foundation.measure(), await service.measure(), await lsp.measure(), await concurrency.measure()]
     machine = (
         f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"

@@ -176,7 +176,7 @@ class _Service:
 
     async def _compile(self, request: EngineRequest) -> tuple[CompiledConstraints | None, float]:
         try:
-            return await generation.compile_request(self.cache, request)
+            return await generation.compile_request(self.cache, request, self.engine)
         except ConstraintError as exc:
             raise ServiceError(400, "constraint_error", str(exc), constraint=exc.constraint) from None
 

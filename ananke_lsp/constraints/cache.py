@@ -18,32 +18,45 @@ class ConstraintCache:
         self.enabled = enabled and limit > 0
         self.limit = limit
         self._lru: LRUCache[str, CompiledConstraints] = LRUCache(maxsize=max(limit, 1))
+        # the same request text maps to the same normalized hash: skip re-normalizing (JSON parse + dump)
+        self._keys: LRUCache[tuple[object, ...], str] = LRUCache(maxsize=max(4 * limit, 1))
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, constraints: Sequence[PyConstraintIR]) -> tuple[CompiledConstraints, bool]:
-        """The compiled set and whether it came from the cache."""
+    def get(
+        self, constraints: Sequence[PyConstraintIR], tokenizer: object | None = None
+    ) -> tuple[CompiledConstraints, bool]:
+        """The compiled set and whether it came from the cache; with the engine's llguidance
+        ``tokenizer``, a fresh compile also builds its matchers in the same pass."""
         if not self.enabled:
-            return compile_constraints(constraints), False
-        key = constraints_hash(constraints)
+            return compile_constraints(constraints, tokenizer), False
+        key = self._key(constraints)
         with self._lock:
             found = self._lru.get(key)
             if found is not None:
                 self.hits += 1
                 return found, True
-        compiled = compile_constraints(constraints)
+        compiled = compile_constraints(constraints, tokenizer)
         with self._lock:
             self.misses += 1
             self._lru[key] = compiled
         return compiled, False
 
+    def _key(self, constraints: Sequence[PyConstraintIR]) -> str:
+        raw = tuple((c.name, c.json_schema, c.grammar, tuple(c.regex_patterns)) for c in constraints)
+        key = self._keys.get(raw)
+        if key is None:
+            key = self._keys[raw] = constraints_hash(constraints)
+        return key
+
     def peek(self, constraints: Sequence[PyConstraintIR]) -> CompiledConstraints | None:
         """The compiled set if it is cached (counted as a hit), without compiling."""
         if not self.enabled:
             return None
+        key = self._key(constraints)
         with self._lock:
-            found = self._lru.get(constraints_hash(constraints))
+            found = self._lru.get(key)
             if found is not None:
                 self.hits += 1
             return found
@@ -51,6 +64,7 @@ class ConstraintCache:
     def clear(self) -> None:
         with self._lock:
             self._lru.clear()
+            self._keys.clear()
 
     def stats(self) -> dict[str, int]:
         with self._lock:

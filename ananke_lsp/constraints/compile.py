@@ -130,14 +130,32 @@ def _lark_with_start(grammar: str) -> str:
 _SOURCE_ECHO = re.compile(r"^\s+\d+ \| ", re.MULTILINE)
 
 
-def _checked(constraint: str, kind: PartKind, grammar: str) -> str:
-    is_error, messages = llg.LLMatcher.validate_grammar_with_warnings(grammar)
-    if is_error:
-        reason = short_reason(messages[0])
-        if kind == "regex":  # the echoed source is our wrapper grammar, not the user's text
-            reason = _SOURCE_ECHO.split(reason, 1)[0].rstrip()
-        raise ConstraintError(constraint, kind, reason)
-    return grammar
+def _error(constraint: str, kind: PartKind, message: str) -> ConstraintError:
+    reason = short_reason(message)
+    if kind == "regex":  # the echoed source is our wrapper grammar, not the user's text
+        reason = _SOURCE_ECHO.split(reason, 1)[0].rstrip()
+    return ConstraintError(constraint, kind, reason)
+
+
+class _Checker:
+    """Checks each grammar once. Given the model's tokenizer, the check *is* building the
+    matcher the engine will use (one parse instead of two); without one, llguidance validates."""
+
+    def __init__(self, tokenizer: llg.LLTokenizer | None) -> None:
+        self.tokenizer = tokenizer
+        self.matchers: list[llg.LLMatcher] = []
+
+    def __call__(self, constraint: str, kind: PartKind, grammar: str) -> str:
+        if self.tokenizer is None:
+            is_error, messages = llg.LLMatcher.validate_grammar_with_warnings(grammar)
+            if is_error:
+                raise _error(constraint, kind, messages[0])
+            return grammar
+        matcher = llg.LLMatcher(self.tokenizer, grammar, log_level=0)
+        if matcher.is_error():
+            raise _error(constraint, kind, matcher.get_error())
+        self.matchers.append(matcher)
+        return grammar
 
 
 def regex_intersection_lark(patterns: Sequence[str]) -> str:
@@ -146,46 +164,56 @@ def regex_intersection_lark(patterns: Sequence[str]) -> str:
     return f"start: REGEX\nREGEX: {lexeme}\n"
 
 
-def _parts(c: dict[str, object]) -> list[ConstraintPart]:
+def _parts(c: dict[str, object], check: _Checker) -> list[ConstraintPart]:
     name = str(c["name"])
     parts: list[ConstraintPart] = []
     if c["json_schema"] is not None:
-        enforce = _checked(
-            name,
-            "json_schema",
-            llg.LLMatcher.grammar_from_json_schema(json.dumps(c["json_schema"]), overrides=ENFORCE_JSON_OPTIONS),
+        schema = json.dumps(c["json_schema"])
+        enforce = check(
+            name, "json_schema", llg.LLMatcher.grammar_from_json_schema(schema, overrides=ENFORCE_JSON_OPTIONS)
         )
-        check = _checked(name, "json_schema", llg.LLMatcher.grammar_from_json_schema(json.dumps(c["json_schema"])))
-        parts.append(ConstraintPart(name, "json_schema", enforce, check, source=json.dumps(c["json_schema"])))
+        # the same schema with free whitespace: valid whenever the enforced form is
+        lenient = llg.LLMatcher.grammar_from_json_schema(schema)
+        parts.append(ConstraintPart(name, "json_schema", enforce, lenient, source=schema))
     if c["grammar"] is not None:
         source = _lark_with_start(str(c["grammar"]))
-        lark = _checked(name, "grammar", llg.LLMatcher.grammar_from_lark(source))
+        lark = check(name, "grammar", llg.LLMatcher.grammar_from_lark(source))
         parts.append(ConstraintPart(name, "grammar", lark, lark, source=source))
     patterns = list(c["regex_patterns"])  # type: ignore[call-overload]
     if patterns:
-        for pattern in patterns:  # one by one, so an error points at the bad pattern
-            if not pattern:
-                raise ConstraintError(name, "regex", "empty regex pattern")
-            _checked(name, "regex", llg.LLMatcher.grammar_from_regex(pattern))
+        if not all(patterns):
+            raise ConstraintError(name, "regex", "empty regex pattern")
         source = regex_intersection_lark(patterns)
-        regex = _checked(name, "regex", llg.LLMatcher.grammar_from_lark(source))
+        try:
+            regex = check(name, "regex", llg.LLMatcher.grammar_from_lark(source))
+        except ConstraintError:
+            for pattern in patterns:  # one by one, so the error points at the bad pattern
+                _Checker(None)(name, "regex", llg.LLMatcher.grammar_from_regex(pattern))
+            raise
         parts.append(ConstraintPart(name, "regex", regex, regex, source=source, patterns=tuple(patterns)))
     return parts
 
 
-def compile_constraints(constraints: Sequence[PyConstraintIR]) -> CompiledConstraints:
-    """Compile and validate every constraint; raise ``ConstraintError`` naming the first bad one."""
+def compile_constraints(
+    constraints: Sequence[PyConstraintIR], tokenizer: llg.LLTokenizer | None = None
+) -> CompiledConstraints:
+    """Compile and validate every constraint; raise ``ConstraintError`` naming the first bad one.
+    With the model's ``tokenizer`` the matchers for it are built right away (and reused)."""
     start = time.perf_counter()
     names = [c.name for c in constraints]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate is not None:
         raise ConstraintError(duplicate, "constraint", "two constraints share this name; names must be unique")
     normalized = [_normalized(c) for c in constraints]
-    parts = tuple(p for c in normalized for p in _parts(c))
-    return CompiledConstraints(
+    check = _Checker(tokenizer)
+    parts = tuple(p for c in normalized for p in _parts(c, check))
+    compiled = CompiledConstraints(
         hash=constraints_hash(constraints),
         compiled_at=int(time.time()),
         compile_time_ms=(time.perf_counter() - start) * 1000,
         names=tuple(names),
         parts=parts,
     )
+    if tokenizer is not None:
+        compiled._matchers[id(tokenizer)] = check.matchers
+    return compiled

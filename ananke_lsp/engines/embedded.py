@@ -114,6 +114,11 @@ class EmbeddedEngine:
     def model(self) -> str:
         return resolve_model_path(self._model_arg).stem
 
+    def llg_tokenizer(self) -> object:
+        """The model's llguidance tokenizer: constraints compiled with it are checked and turned
+        into this model's matchers in one pass."""
+        return self.loaded().tokenizer
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in this model's vocabulary (for fitting prompts into a budget)."""
         return len(self.loaded().llm.tokenize(text.encode(), add_bos=False, special=False))  # type: ignore[attr-defined]
