@@ -1,6 +1,6 @@
 """Run every benchmark in one go and write bench/RESULTS.md (ratios measured in one run).
 
-.venv/bin/python bench/run.py
+bash scripts/bench.sh    # sets up, with the bench extra (torch 2.13.0 CPU, transformers), and runs this
 """
 
 from __future__ import annotations
@@ -13,16 +13,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import concurrency, foundation, lsp, service
+from bench import concurrency, foundation, lsp, runtimes, service
 
 
 async def main() -> None:
-    sections = [await foundation.measure(), await service.measure(), await lsp.measure(), await concurrency.measure()]
+    sections = [
+        await foundation.measure(),
+        await runtimes.measure(),
+        await service.measure(),
+        await lsp.measure(),
+        await concurrency.measure(),
+    ]
     machine = (
         f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
     )
-    text = "# Bench results\n\nMachine: " + machine + ". Run: `.venv/bin/python bench/run.py`.\n\n"
+    text = "# Bench results\n\nMachine: " + machine + ". Run: `bash scripts/bench.sh`.\n\n"
     text += "\n\n".join(sections) + "\n"
     print(text)
     Path(__file__).with_name("RESULTS.md").write_text(text)
