@@ -32,9 +32,19 @@ def _ends_line(text: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
-def _prompt(target: Target, lines: list[str], upto: int) -> str:
-    first = max(0, upto - target.project.settings.completion.prefix_lines)
-    return "\n".join(lines[first:upto]) + "\n"
+def _continuation(
+    target: Target, lines: list[str], fn: PythonFunction, constraints: list[PyConstraintIR], max_tokens: int
+) -> EngineRequest:
+    """The model continues the file from the start of ``fn``'s body (raw text, no chat)."""
+    first = max(0, fn.body_start - target.project.settings.completion.prefix_lines)
+    return EngineRequest(
+        prompt="\n".join(lines[first : fn.body_start]) + "\n",
+        chat=False,
+        constraints=constraints,
+        max_tokens=max_tokens,
+        temperature=target.project.settings.generation.temperature,
+        context=target.context,
+    )
 
 
 class ImplementFunction:
@@ -51,19 +61,12 @@ class ImplementFunction:
 
     def prepare(self, target: Target, args: list[object]) -> Job:
         lines, fn = _function(target, args[0])
-        settings = target.project.settings.generation
-        request = EngineRequest(
-            prompt=_prompt(target, lines, fn.body_start),
-            chat=False,
-            constraints=[
-                indented_block(fn.body_indent, first_line_started=False),
-                balanced_brackets([]),
-                *target.constraints("implement_function"),
-            ],
-            max_tokens=settings.max_tokens,
-            temperature=settings.temperature,
-            context=target.context,
-        )
+        constraints = [
+            indented_block(fn.body_indent, first_line_started=False),
+            balanced_brackets([]),
+            *target.constraints("implement_function"),
+        ]
+        request = _continuation(target, lines, fn, constraints, target.project.settings.generation.max_tokens)
         replace = types.Range(start=types.Position(line=fn.body_start, character=0), end=end_of(lines, fn.body_end))
         return Job(request, replace, _ends_line)
 
@@ -88,14 +91,7 @@ class AddDocstring:
 
     def prepare(self, target: Target, args: list[object]) -> Job:
         lines, fn = _function(target, args[0])
-        settings = target.project.settings.generation
-        request = EngineRequest(
-            prompt=_prompt(target, lines, fn.body_start),
-            chat=False,
-            constraints=[docstring_constraint(fn.body_indent), *target.constraints("add_docstring")],
-            max_tokens=min(settings.max_tokens, 160),
-            temperature=settings.temperature,
-            context=target.context,
-        )
+        constraints = [docstring_constraint(fn.body_indent), *target.constraints("add_docstring")]
+        request = _continuation(target, lines, fn, constraints, min(target.project.settings.generation.max_tokens, 160))
         here = types.Position(line=fn.body_start, character=0)
         return Job(request, types.Range(start=here, end=here), _ends_line)
