@@ -28,7 +28,8 @@ async def main() -> None:
         f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
     )
-    text = "# Bench results\n\nMachine: " + machine + ". Run: `bash scripts/bench.sh`.\n\n"
+    text = "# Bench results\n\nMachine: " + machine + ". Run: `bash scripts/bench.sh`. Goals, and what "
+    text += "limits the ones not met: [README.md](README.md).\n\n"
     text += "\n\n".join(sections) + "\n"
     print(text)
     Path(__file__).with_name("RESULTS.md").write_text(text)

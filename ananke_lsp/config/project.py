@@ -41,11 +41,11 @@ class ProjectConfig:
 
     def relative(self, file: Path) -> PurePosixPath | None:
         """``file`` relative to the root, or None when it lies outside."""
-        file = Path(file)
-        for candidate, root in ((file.absolute(), self.root), (file.resolve(), self.root.resolve())):
-            if candidate.is_relative_to(root):
-                return PurePosixPath(candidate.relative_to(root).as_posix())
-        return None
+        file = Path(file).absolute()
+        if file.is_relative_to(self.root):  # the common case, without touching the filesystem
+            return PurePosixPath(file.relative_to(self.root).as_posix())
+        resolved, root = file.resolve(), self.root.resolve()
+        return PurePosixPath(resolved.relative_to(root).as_posix()) if resolved.is_relative_to(root) else None
 
     def constraints_for(self, file: Path | None, language: str | None, action: str) -> list[PyConstraintIR]:
         """The constraints that apply to ``action`` on ``file`` (in ``language``), in file order.
