@@ -51,10 +51,12 @@ class FlakyFront:
         self.app = app
         self.failures: list[tuple[int, dict[str, str]]] = []
         self.arrivals: list[float] = []
+        self.headers: dict[str, str] = {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["path"] == "/v1/generate":
             self.arrivals.append(time.monotonic())
+            self.headers = {k.decode(): v.decode() for k, v in scope["headers"]}
             if self.failures:
                 status, headers = self.failures.pop(0)
                 body = json.dumps({"error": {"type": "busy", "message": f"try later ({status})"}}).encode()
@@ -168,3 +170,15 @@ async def test_a_restarting_service_answers_503_then_serves(monkeypatch):
         result = await engine.generate(REQUEST)  # rides out the load on Retry-After
         assert result.tokens_generated > 0 and engine.http.retries >= 1
         assert (await engine.health()).ok
+
+
+async def test_modal_proxy_auth_headers_come_from_the_environment(front, monkeypatch):
+    flaky, url = front
+    monkeypatch.setenv("MODAL_PROXY_KEY", "wk-test")
+    monkeypatch.setenv("MODAL_PROXY_SECRET", "ws-test")
+    await ServiceEngine(PyModalConfig(endpoint_url=url, api_key="k")).generate(REQUEST)
+    assert flaky.headers["modal-key"] == "wk-test" and flaky.headers["modal-secret"] == "ws-test"
+    assert flaky.headers["authorization"] == "Bearer k"
+    monkeypatch.delenv("MODAL_PROXY_SECRET")
+    await ServiceEngine(PyModalConfig(endpoint_url=url)).generate(REQUEST)
+    assert "modal-key" not in flaky.headers  # only a complete pair is sent

@@ -31,8 +31,9 @@ class RetryingClient:
         timeout_secs: float,
         policy: RetryPolicy,
         rng: random.Random | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
         timeout = httpx.Timeout(timeout_secs, connect=min(10.0, timeout_secs))
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
