@@ -14,7 +14,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 HERE = Path(__file__).resolve().parent
-REQUESTS = 300
+REQUESTS = 600
 SOURCE = "import math\n\n\ndef area(r):\n    return math.pi * r * r\n\n\nvalue = area("
 
 
@@ -46,20 +46,34 @@ def _params(uri: str, text: str, invoked: bool = True) -> types.InlineCompletion
     )
 
 
-async def _latencies(script: list[str], root: Path) -> list[float]:
-    client = await _client(script, root)
-    uri = _open(client, root / "bench.py", SOURCE)
-    for _ in range(20):  # warm up
-        await client.text_document_inline_completion_async(_params(uri, SOURCE))
-    times = []
-    for _ in range(REQUESTS):
-        started = time.perf_counter()
-        result = await client.text_document_inline_completion_async(_params(uri, SOURCE))
-        times.append((time.perf_counter() - started) * 1000)
-        assert result is not None and result.items
-    await client.shutdown_async(None)
-    client.exit(None)
-    await client.stop()
+async def _latencies(scripts: list[list[str]], root: Path) -> list[list[float]]:
+    """Round trips for each server, the servers taking turns request by request so that drift
+    on this shared machine hits them alike."""
+    clients = [await _client(script, root) for script in scripts]
+    uri = (root / "bench.py").as_uri()
+    for client in clients:
+        _open(client, root / "bench.py", SOURCE)
+        for _ in range(20):  # warm up
+            await client.text_document_inline_completion_async(_params(uri, SOURCE))
+    times: list[list[float]] = [[] for _ in clients]
+    for i in range(REQUESTS):
+        # a different buffer each time, so no earlier suggestion can be reused: the engine path
+        text = f"# edit {i}\n{SOURCE}"
+        for client, series in zip(clients, times, strict=True):
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2 + i),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+                )
+            )
+            started = time.perf_counter()
+            result = await client.text_document_inline_completion_async(_params(uri, text))
+            series.append((time.perf_counter() - started) * 1000)
+            assert result is not None and result.items
+    for client in clients:
+        await client.shutdown_async(None)
+        client.exit(None)
+        await client.stop()
     return times
 
 
@@ -118,9 +132,14 @@ async def _burst_and_cancel(root: Path) -> tuple[int, float]:
 async def measure() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        bare = await _latencies([sys.executable, str(HERE / "bare_pygls_server.py")], root)
-        bare_async = await _latencies([sys.executable, str(HERE / "bare_pygls_server.py"), "async"], root)
-        ours = await _latencies([sys.executable, str(HERE / "zero_engine_server.py")], root)
+        bare, bare_async, ours = await _latencies(
+            [
+                [sys.executable, str(HERE / "bare_pygls_server.py")],
+                [sys.executable, str(HERE / "bare_pygls_server.py"), "async"],
+                [sys.executable, str(HERE / "zero_engine_server.py")],
+            ],
+            root,
+        )
         burst, cancel_ms = await _burst_and_cancel(root)
     rows = ["| figure | value |", "|---|---|"]
     for q in (50, 99):

@@ -4,6 +4,7 @@ as diagnostics on itself while the last good version stays in use."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,21 +26,40 @@ def _diagnostic(issue: ConfigIssue) -> types.Diagnostic:
     )
 
 
+# Which config governs a directory is looked up on every keystroke's request; remembering it
+# briefly saves the walk up the tree. Any config event clears it, and the short life bounds how
+# long a config created outside the editor (with no file watcher) goes unnoticed.
+DISCOVERY_TTL_S = 2.0
+
+
 class ProjectConfigs:
     def __init__(self, publish: Publish) -> None:
         self._publish = publish
         self._good: dict[Path, ProjectConfig] = {}
         self._stamp: dict[Path, float] = {}
+        self._found: dict[tuple[Path | None, Path | None], tuple[float, Path | None]] = {}
+        self._defaults: dict[Path, ProjectConfig] = {}
 
     def for_file(self, path: Path | None, workspace_root: Path | None) -> ProjectConfig:
         start = path.parent if path is not None else workspace_root
-        found = find_config(start, stop_at=workspace_root) if start is not None else None
+        key = (start, workspace_root)
+        now = time.monotonic()
+        at, found = self._found.get(key, (-DISCOVERY_TTL_S, None))
+        if now - at >= DISCOVERY_TTL_S:
+            found = find_config(start, stop_at=workspace_root) if start is not None else None
+            self._found[key] = (now, found)
         if found is None:
-            return ProjectConfig.default(workspace_root or (path.parent if path else Path.cwd()))
+            return self._default(workspace_root or (path.parent if path else Path.cwd()))
         return self._load(found)
+
+    def _default(self, root: Path) -> ProjectConfig:
+        if root not in self._defaults:
+            self._defaults[root] = ProjectConfig.default(root)
+        return self._defaults[root]
 
     def reload(self, config_file: Path) -> None:
         """Re-read after a change (save, watched-file event) and publish what is wrong."""
+        self._found.clear()  # a config may have appeared or gone: look again
         self._stamp.pop(config_file, None)
         self._load(config_file)
 
@@ -61,4 +81,4 @@ class ProjectConfigs:
             self._good[config_file] = loaded
         elif issues:
             log.warning("%s has %d problem(s); keeping the last good configuration", config_file, len(issues))
-        return self._good.get(config_file) or ProjectConfig.default(config_file.parent)
+        return self._good.get(config_file) or self._default(config_file.parent)
