@@ -62,7 +62,12 @@ async def compile_request(
     compiled = cache.peek(request.constraints)
     if compiled is None:  # compiling can take a while: off the event loop
         tokenizer = getattr(engine, "llg_tokenizer", None)
-        compiled, _ = await asyncio.to_thread(cache.get, request.constraints, tokenizer() if tokenizer else None)
+
+        def compile_now() -> tuple[CompiledConstraints, bool]:
+            # fetching the tokenizer may load the model: that, too, belongs off the event loop
+            return cache.get(request.constraints, tokenizer() if tokenizer else None)
+
+        compiled, _ = await asyncio.to_thread(compile_now)
     return compiled, (time.perf_counter() - start) * 1000
 
 
