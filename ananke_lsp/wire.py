@@ -42,6 +42,7 @@ class GenerateResponse(BaseModel):
     enforced: list[str] = Field(default_factory=list)  # held token by token
     validated: list[str] = Field(default_factory=list)  # only checked after generation
     validation: PyValidationResult
+    closing_tokens: int = 0  # placed by the engine to finish inside max_tokens (not sampled)
 
 
 class ErrorDetail(BaseModel):

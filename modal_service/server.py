@@ -57,6 +57,7 @@ def _response(outcome: generation.Outcome) -> GenerateResponse:
         enforced=outcome.validation.enforced,
         validated=[n for n in outcome.validation.satisfied + outcome.validation.violated if n not in r.enforced],
         validation=outcome.validation,
+        closing_tokens=r.closing_tokens,
     )
 
 

@@ -18,8 +18,9 @@ from typing import Literal
 import llguidance as llg
 
 from ..types import PyConstraintIR
+from .closed_objects import closed_objects
 
-HASH_VERSION = "ananke-constraints/1"
+HASH_VERSION = "ananke-constraints/2"  # 2: objects closed for generation (closed_objects)
 # Compact JSON when generating: a small model left free to emit whitespace can pad forever.
 ENFORCE_JSON_OPTIONS: llg.JsonCompileOptions = {"whitespace_flexible": False}
 _START_RULE = re.compile(r"^\s*[?!]?start\s*:", re.MULTILINE)
@@ -45,7 +46,7 @@ class ConstraintPart:
     grammar: str  # llguidance grammar enforced token by token
     check_grammar: str  # same language, used to validate text from any engine
     # The part in the plain form other backends take (vLLM, OpenAI-compatible servers):
-    # the JSON schema text, the Lark text, or the regex patterns (all of which must match).
+    # the JSON schema as enforced (closed objects), the Lark text, or the regex patterns (all must match).
     source: str = ""
     patterns: tuple[str, ...] = ()
 
@@ -169,12 +170,13 @@ def _parts(c: dict[str, object], check: _Checker) -> list[ConstraintPart]:
     parts: list[ConstraintPart] = []
     if c["json_schema"] is not None:
         schema = json.dumps(c["json_schema"])
+        closed = json.dumps(closed_objects(c["json_schema"]))
         enforce = check(
-            name, "json_schema", llg.LLMatcher.grammar_from_json_schema(schema, overrides=ENFORCE_JSON_OPTIONS)
+            name, "json_schema", llg.LLMatcher.grammar_from_json_schema(closed, overrides=ENFORCE_JSON_OPTIONS)
         )
-        # the same schema with free whitespace: valid whenever the enforced form is
+        # the user's schema with free whitespace: valid whenever the enforced form is
         lenient = llg.LLMatcher.grammar_from_json_schema(schema)
-        parts.append(ConstraintPart(name, "json_schema", enforce, lenient, source=schema))
+        parts.append(ConstraintPart(name, "json_schema", enforce, lenient, source=closed))
     if c["grammar"] is not None:
         source = _lark_with_start(str(c["grammar"]))
         lark = check(name, "grammar", llg.LLMatcher.grammar_from_lark(source))

@@ -62,6 +62,8 @@ class EngineResult(BaseModel):
     model: str
     engine: str
     enforced: list[str] = Field(default_factory=list)
+    # tokens the engine placed itself to finish a constrained output inside max_tokens
+    closing_tokens: int = 0
 
     @property
     def generation_ms(self) -> float:

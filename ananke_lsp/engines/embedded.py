@@ -14,9 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import llguidance as llg
 import numpy as np
 
 from ..constraints import CompiledConstraints
+from ..constraints.closing import Closer
 from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, collect
 from .model_files import resolve_model_path
 from .sampling import allowed_tokens, sample
@@ -47,6 +49,11 @@ class LoadedModel:
 
 _MODELS: dict[tuple[str, int], LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
+# Near the end of max_tokens a constrained output is finished rather than cut: from this many
+# tokens left the engine looks for a closing, and emits it once fewer than its length plus
+# the margin remain (one sampled token can make the closing longer).
+CLOSING_WINDOW = 32
+CLOSING_MARGIN = 2
 
 
 def _chat_formatter(llm: object) -> Callable[[str, str], str] | None:
@@ -250,10 +257,25 @@ def _decode(
     cut: int | None = None
     generated = 0
     finish: FinishReason = "length"
+    closer = Closer(compiled.parts) if matchers and compiled else None
+    check_at = CLOSING_WINDOW  # remaining budget at which to look for a closing next
+    closing: list[int] = []
     while generated < max_tokens:
         if cancel.is_set():
             finish = "cancelled"
             break
+        remaining = max_tokens - generated
+        if closer is not None and remaining <= check_at:
+            found = _closing(loaded, closer, matchers)
+            if found is None:
+                closer = None  # no closing within the search bounds: sample to the end
+            elif len(found) + CLOSING_MARGIN >= remaining:
+                if len(found) <= remaining:
+                    closing = found
+                    break
+                closer = None  # it no longer fits: the caller gets the honest truncation
+            else:
+                check_at = len(found) + CLOSING_MARGIN + 3
         # llama.cpp's own logits buffer: masked in place, it is overwritten by the next eval
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(loaded.n_vocab,))  # type: ignore[attr-defined]
         if matchers:
@@ -275,7 +297,10 @@ def _decode(
                 raise EngineError(f"llguidance rejected a token its own mask allowed: {matcher.get_error()}")
         generated += 1
         loaded.tokens_decoded += 1
-        text += decoder.decode(loaded.tokenizer.decode_bytes([token]))  # type: ignore[attr-defined]
+        piece = loaded.tokenizer.decode_bytes([token])  # type: ignore[attr-defined]
+        if closer is not None:
+            closer.feed(piece)
+        text += decoder.decode(piece)
         safe, cut = stop_split(text, request.stop)
         if cut is not None:
             text = text[:cut]
@@ -289,6 +314,11 @@ def _decode(
             finish = "stop"  # the constraints admit nothing more
             break
         llm.eval([token])  # type: ignore[attr-defined]
+    for token in closing:  # validated against every matcher by _closing
+        for matcher in matchers:
+            matcher.consume_token(token)
+        text += decoder.decode(loaded.tokenizer.decode_bytes([token]))  # type: ignore[attr-defined]
+    generated += len(closing)
     if cut is None:
         text += decoder.decode(b"", final=True)
     if len(text) > sent:
@@ -305,4 +335,17 @@ def _decode(
         model=loaded.name,
         engine=EmbeddedEngine.name,
         enforced=sorted({p.constraint for p in compiled.parts}) if compiled else [],
+        closing_tokens=len(closing),
     )
+
+
+def _closing(loaded: LoadedModel, closer: Closer, matchers: list[llg.LLMatcher]) -> list[int] | None:
+    """The model's tokens for the shortest closing found, checked against every matcher;
+    None when there is none to offer."""
+    found = closer.closing()
+    if found is None:
+        return None
+    tokens: list[int] = loaded.llm.tokenize(found, add_bos=False, special=False) if found else []  # type: ignore[attr-defined]
+    if any(m.validate_tokens(tokens) < len(tokens) for m in matchers):
+        return None
+    return tokens

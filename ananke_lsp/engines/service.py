@@ -30,6 +30,7 @@ def _result(body: GenerateResponse) -> EngineResult:
         model=body.model,
         engine=f"service:{body.engine}",
         enforced=body.enforced,
+        closing_tokens=body.closing_tokens,
     )
 
 
