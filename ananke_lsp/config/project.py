@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from ..types import PyConstraintIR
 from .globs import glob_match
 from .positions import KeyPositions
 from .schema import ACTIONS, DEFAULT_EXCLUDES, ConstraintSpec, ProjectSettings
+
+_T = TypeVar("_T")
+_MEMO_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,8 @@ class ProjectConfig:
     path: Path | None = None  # None for the built-in defaults (no file found)
     constraints: tuple[LoadedConstraint, ...] = ()
     positions: KeyPositions = field(default_factory=KeyPositions, repr=False, compare=False)
+    # Answers per (question, file): asked on every keystroke, fixed for this loaded config.
+    _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def default(cls, root: Path) -> ProjectConfig:
@@ -47,11 +54,22 @@ class ProjectConfig:
         resolved, root = file.resolve(), self.root.resolve()
         return PurePosixPath(resolved.relative_to(root).as_posix()) if resolved.is_relative_to(root) else None
 
+    def _remember(self, key: tuple[object, ...], compute: Callable[[], _T]) -> _T:
+        if key not in self._memo:
+            if len(self._memo) > _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[return-value]
+
     def constraints_for(self, file: Path | None, language: str | None, action: str) -> list[PyConstraintIR]:
         """The constraints that apply to ``action`` on ``file`` (in ``language``), in file order.
 
         A ``languages`` or ``files`` restriction that cannot be confirmed (unknown language, no
         file, a file outside the root) does not apply."""
+        key = ("constraints", file, language, action)
+        return list(self._remember(key, lambda: self._constraints_for(file, language, action)))
+
+    def _constraints_for(self, file: Path | None, language: str | None, action: str) -> list[PyConstraintIR]:
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
         rel = self.relative(file) if file is not None else None
@@ -71,6 +89,9 @@ class ProjectConfig:
         Built-in patterns match at any depth (``src/secrets/x`` too) and, for a file outside the
         root, against its absolute path; ``[privacy].exclude`` patterns are relative to the root
         and follow gitignore (a matching directory excludes everything inside it)."""
+        return self._remember(("excluded", file), lambda: self._is_excluded(file))
+
+    def _is_excluded(self, file: Path) -> bool:
         rel = self.relative(file)
         parts = rel.parts if rel is not None else Path(file).absolute().parts[1:]
         # Every run of consecutive components: a pattern matching a directory covers its contents.

@@ -21,7 +21,7 @@ from ..constraints import CompiledConstraints
 from ..constraints.closing import Closer
 from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, collect
 from .model_files import resolve_model_path
-from .sampling import allowed_tokens, sample
+from .sampling import NextMask, sample
 
 _Emit = Callable[[object], None]
 
@@ -40,6 +40,7 @@ class LoadedModel:
     chat_format: Callable[[str, str], str] | None
     fim: tuple[str, str, str] | None
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ananke-decode"))
+    mask_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ananke-mask"))
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
 
     @property
@@ -233,10 +234,11 @@ def _decode(
     emit: _Emit,
 ) -> EngineResult:
     import llama_cpp
-    from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
 
-    llm = loaded.llm
     matchers, compile_ms = compiled.matchers(loaded.tokenizer) if compiled else ([], 0.0)  # type: ignore[arg-type]
+    # An early exit may leave a mask computing; it only touches this request's own matchers.
+    mask = NextMask(matchers, loaded.n_vocab, loaded.mask_pool) if matchers else None
+    llm = loaded.llm
     started = time.perf_counter()
     prompt = llm.tokenize(_prompt_text(loaded, request).encode(), add_bos=True, special=True)  # type: ignore[attr-defined]
     room = loaded.n_ctx - len(prompt)
@@ -244,13 +246,13 @@ def _decode(
         raise EngineError(f"prompt is {len(prompt)} tokens; the model context holds {loaded.n_ctx}")
     max_tokens = min(request.max_tokens, room)
     reused = _reuse_prefix(llm, prompt)
+    if mask is not None:
+        mask.start()  # the first mask while the prompt is evaluated
     llm.eval(prompt[reused:])  # type: ignore[attr-defined]
     prefill_ms = (time.perf_counter() - started) * 1000
 
     decode_start = time.perf_counter()
     rng = np.random.default_rng(request.seed)
-    bitmask = allocate_token_bitmask(max(len(matchers), 1), loaded.n_vocab)
-    mask_us = 0.0
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = ""
     sent = 0
@@ -263,6 +265,10 @@ def _decode(
     while generated < max_tokens:
         if cancel.is_set():
             finish = "cancelled"
+            break
+        penalty = mask.result() if mask is not None else None
+        if mask is not None and penalty is None:
+            finish = "constraint_conflict"  # the constraints leave no token
             break
         remaining = max_tokens - generated
         if closer is not None and remaining <= check_at:
@@ -278,16 +284,8 @@ def _decode(
                 check_at = len(found) + CLOSING_MARGIN + 3
         # llama.cpp's own logits buffer: masked in place, it is overwritten by the next eval
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(loaded.n_vocab,))  # type: ignore[attr-defined]
-        if matchers:
-            mask_start = time.perf_counter()
-            for row, matcher in enumerate(matchers):
-                fill_next_token_bitmask(matcher, bitmask, row)
-            allowed = allowed_tokens(bitmask[: len(matchers)], loaded.n_vocab)
-            mask_us += (time.perf_counter() - mask_start) * 1e6
-            if not allowed.any():
-                finish = "constraint_conflict"
-                break
-            logits[~allowed] = -np.inf
+        if penalty is not None:
+            logits += penalty
         token = sample(logits, request.temperature, request.top_p, rng)
         if token in loaded.stop_ids:
             finish = "stop"
@@ -313,6 +311,8 @@ def _decode(
         if matchers and all(m.is_stopped() for m in matchers):
             finish = "stop"  # the constraints admit nothing more
             break
+        if mask is not None:
+            mask.start()  # the next mask while the model evaluates this token
         llm.eval([token])  # type: ignore[attr-defined]
     for token in closing:  # validated against every matcher by _closing
         for matcher in matchers:
@@ -331,7 +331,7 @@ def _decode(
         prefill_ms=prefill_ms,
         decode_ms=(time.perf_counter() - decode_start) * 1000,
         compile_ms=compile_ms,
-        mask_us_total=mask_us,
+        mask_us_total=mask.compute_us if mask is not None else 0.0,
         model=loaded.name,
         engine=EmbeddedEngine.name,
         enforced=sorted({p.constraint for p in compiled.parts}) if compiled else [],

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import llguidance as llg
 import numpy as np
+from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
 from numpy.typing import NDArray
 
 
@@ -27,3 +32,41 @@ def sample(logits: NDArray[np.float32], temperature: float, top_p: float, rng: n
         kept = probs[keep] / probs[keep].sum()
         return int(keep[rng.choice(len(keep), p=kept)])
     return int(rng.choice(len(probs), p=probs))
+
+
+# Masking as an addition: `logits += penalty` costs ~4 µs on the 49k vocabulary where
+# `logits[~allowed] = -inf` (a boolean scatter) costs ~120 µs, 2% of a token here.
+_PENALTY = np.array([-np.inf, 0.0], dtype=np.float32)
+
+
+class NextMask:
+    """What the next token may be, as an additive penalty (0 allowed, -inf not; None when no
+    token is), computed on a helper thread while the model's forward pass runs (llama.cpp's eval
+    and llguidance's mask both release the GIL): ready when the logits are, instead of adding
+    its time to every token."""
+
+    def __init__(self, matchers: list[llg.LLMatcher], n_vocab: int, pool: ThreadPoolExecutor) -> None:
+        self._matchers = matchers
+        self._n_vocab = n_vocab
+        self._pool = pool
+        self._bitmask = allocate_token_bitmask(len(matchers), n_vocab)
+        self._pending: Future[NDArray[np.float32] | None] | None = None
+        self.compute_us = 0.0
+
+    def start(self) -> None:
+        """Begin computing; the matchers must not be touched until ``result()``."""
+        self._pending = self._pool.submit(self._compute)
+
+    def result(self) -> NDArray[np.float32] | None:
+        assert self._pending is not None, "start() first"
+        pending, self._pending = self._pending, None
+        return pending.result()
+
+    def _compute(self) -> NDArray[np.float32] | None:
+        start = time.perf_counter()
+        for row, matcher in enumerate(self._matchers):
+            fill_next_token_bitmask(matcher, self._bitmask, row)
+        allowed = allowed_tokens(self._bitmask, self._n_vocab)
+        penalty = _PENALTY[allowed.view(np.uint8)] if allowed.any() else None
+        self.compute_us += (time.perf_counter() - start) * 1e6
+        return penalty

@@ -89,6 +89,8 @@ class AnankeServer(LanguageServer):
         self.generations = 0  # engine requests started, observable through ananke.cacheStats
         self.debouncer = Debouncer()
         self.suggestions = SuggestionCache()
+        self._located: dict[str, tuple[Path | None, Path | None]] = {}
+        self._located_for: tuple[object, ...] = ()
 
     def apply_settings(self, raw: object) -> None:
         """Editor settings from initializationOptions or workspace/configuration; a bad value is
@@ -135,11 +137,22 @@ class AnankeServer(LanguageServer):
         holding = [r for r in roots if path.is_relative_to(r)]
         return max(holding, key=lambda r: len(r.parts), default=None)
 
+    def _locate(self, uri: str) -> tuple[Path | None, Path | None]:
+        """The file and its workspace root, remembered per URI while the folders stay the same."""
+        folders = (tuple(self.workspace.folders), self.workspace.root_path)
+        if self._located_for != folders:
+            self._located.clear()
+            self._located_for = folders
+        if uri not in self._located:
+            path = self.path_of(uri)
+            self._located[uri] = (path, self.workspace_root_of(path))
+        return self._located[uri]
+
     def target(self, uri: str) -> Target:
         """The document and its configuration; raises ``Excluded`` for a private file."""
         doc = self.workspace.get_text_document(uri)
-        path = self.path_of(uri)
-        project = self.configs.for_file(path, self.workspace_root_of(path))
+        path, root = self._locate(uri)
+        project = self.configs.for_file(path, root)
         if path is not None and project.is_excluded(path):
             raise Excluded(f"{path.name} matches a privacy rule: nothing from it is sent")
         return Target(uri, doc, path, project)

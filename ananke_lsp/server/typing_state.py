@@ -10,6 +10,9 @@ from dataclasses import dataclass
 MAX_DELAY_S = 1.0
 CACHE_ENTRIES = 100  # Tabby keeps 100 results for 5 minutes
 CACHE_TTL_S = 300.0
+# Only recent suggestions can still be typed through; a bound per document keeps each lookup
+# (one per keystroke) short.
+PER_DOCUMENT = 16
 _TAIL = 512  # characters of the text before the cursor kept to recognise a continuation
 
 
@@ -50,7 +53,9 @@ class SuggestionCache:
 
     def put(self, uri: str, before: str, line_after: str, suggestion: str) -> None:
         entry = _Entry(len(before), before[-_TAIL:], line_after, suggestion, time.monotonic())
-        self._entries.setdefault(uri, []).insert(0, entry)
+        entries = self._entries.setdefault(uri, [])
+        entries.insert(0, entry)
+        del entries[PER_DOCUMENT:]
         self._entries.move_to_end(uri)
         while sum(len(v) for v in self._entries.values()) > self._size:
             oldest = next(iter(self._entries))
