@@ -8,11 +8,12 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-COMMAND = [sys.executable, "-m", "ananke_lsp.server", "--log-level", "WARNING"]
+COMMAND = [sys.executable, "-m", "ananke_lsp.server"]
 
 
 class RawLspClient:
@@ -25,14 +26,25 @@ class RawLspClient:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, root: Path, options: dict[str, Any] | None = None) -> RawLspClient:
-        process = await asyncio.create_subprocess_exec(
-            *COMMAND,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            limit=2**24,
-        )
+    async def start(
+        cls,
+        root: Path,
+        options: dict[str, Any] | None = None,
+        *,
+        stderr: Path | None = None,
+        log_level: str = "WARNING",
+    ) -> RawLspClient:
+        """``stderr``: a file to keep the server's log in (discarded otherwise)."""
+        with stderr.open("wb") if stderr else open(os.devnull, "wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                *COMMAND,
+                "--log-level",
+                log_level,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                limit=2**24,
+            )
         client = cls(process)
         await client.request(
             "initialize",
@@ -75,6 +87,10 @@ class RawLspClient:
             {"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}},
         )
         return uri
+
+    def everything_sent(self) -> str:
+        """All the server has said on stdout, as text."""
+        return json.dumps([self.answers, self.notifications])
 
     def rss_mb(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
