@@ -31,11 +31,16 @@ class Ananke:
         timeout_secs: int = 300,
         enable_cache: bool = True,
         cache_size: int = 1000,
+        max_retries: int = 3,
     ) -> None:
         check_endpoint_url(modal_endpoint)
         try:
             self.config: PyModalConfig | None = PyModalConfig(
-                endpoint_url=modal_endpoint, model=model, api_key=modal_api_key, timeout_secs=timeout_secs
+                endpoint_url=modal_endpoint,
+                model=model,
+                api_key=modal_api_key,
+                timeout_secs=timeout_secs,
+                max_retries=max_retries,
             )
         except ValueError as exc:
             raise RuntimeError(f"invalid Ananke configuration: {exc}") from None

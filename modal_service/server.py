@@ -7,15 +7,18 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ananke_lsp import __version__, generation
 from ananke_lsp.constraints import CompiledConstraints, ConstraintCache, ConstraintError
@@ -36,6 +39,7 @@ from .errors import ServiceError
 from .settings import ServiceSettings
 
 _Body = TypeVar("_Body", bound=BaseModel)
+log = logging.getLogger("modal_service.server")
 
 
 def _response(outcome: generation.Outcome) -> GenerateResponse:
@@ -145,6 +149,8 @@ class _Service:
     def admit(self, request: EngineRequest, model: str | None) -> None:
         """This service's limits, and the model it serves."""
         limits = self.settings
+        if request.seed is not None and request.seed < 0:  # engines seed generators that take none
+            raise ServiceError(422, "invalid", f"seed: must be >= 0 (got {request.seed})")
         if request.max_tokens > limits.max_tokens:
             raise ServiceError(
                 400, "limit", f"max_tokens {request.max_tokens} exceeds this service's limit of {limits.max_tokens}"
@@ -299,6 +305,32 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return ServiceError(status, kind, message).response()
 
 
+class _StructuredErrors:
+    """An unexpected exception (a bug, not a bad request) is logged and still answered with the
+    ``ErrorBody`` every client parses. Starlette's own 500 handler re-raises, and uvicorn then
+    drops the connection under the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started or scope["type"] != "http":
+                raise
+            log.exception("unexpected error in %s %s", scope.get("method"), scope.get("path"))
+            error = ServiceError(500, "internal", f"internal error: {type(exc).__name__}: {exc}")
+            await error.response()(scope, receive, send)
+
+
 def create_app(engine: Engine, settings: ServiceSettings | None = None) -> Starlette:
     service = _Service(engine, settings or ServiceSettings())
 
@@ -316,6 +348,7 @@ def create_app(engine: Engine, settings: ServiceSettings | None = None) -> Starl
             *openai_routes.routes(service),
         ],
         exception_handlers={404: _not_found, 405: _not_found},
+        middleware=[Middleware(_StructuredErrors)],
         lifespan=lifespan,
     )
     app.state.service = service

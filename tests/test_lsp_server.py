@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -16,6 +17,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from .lsp_client import SERVER, apply_edit, open_doc, start
+from .raw_lsp import RawLspClient
 
 CONFIG = r"""
 [completion]
@@ -227,3 +229,16 @@ def test_tcp_transport_answers_initialize(tmp_path: Path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+async def test_the_local_model_loads_in_the_background_once_the_editor_connects(tmp_path: Path):
+    client = await RawLspClient.start(tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while client.rss_mb() < 150 and time.monotonic() < deadline:  # ~70 MB without the model
+            await asyncio.sleep(0.1)
+        assert client.rss_mb() >= 150, "the model was not loaded before the first request"
+        stats = await client.request("workspace/executeCommand", {"command": "ananke.cacheStats", "arguments": []})
+        assert stats["result"]["engine_requests"] == 0
+    finally:
+        await client.close()

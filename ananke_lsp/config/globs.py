@@ -19,6 +19,11 @@ def glob_match(pattern: str, relpath: str) -> bool:
     return regex is not None and regex.fullmatch(relpath.strip("/")) is not None
 
 
+def check_glob(pattern: str) -> None:
+    """Raise ``ValueError`` naming ``pattern`` when it is not a usable glob (``[z-a]``)."""
+    _compile(pattern)
+
+
 @lru_cache(maxsize=1024)
 def _compile(pattern: str) -> re.Pattern[str] | None:
     text = pattern.strip()
@@ -32,7 +37,10 @@ def _compile(pattern: str) -> re.Pattern[str] | None:
         text += "/**"
     if not anchored:
         text = "**/" + text
-    return re.compile(_translate([s for s in text.split("/") if s]))
+    try:
+        return re.compile(_translate([s for s in text.split("/") if s]))
+    except re.error as exc:
+        raise ValueError(f"glob {pattern!r} is not valid: {exc.msg}") from None
 
 
 def _translate(segments: list[str]) -> str:
@@ -70,9 +78,15 @@ def _segment(segment: str) -> str:
             body = segment[i + 1 : end]
             negate = body[:1] in ("!", "^")
             body = body[1:] if negate else body
-            out += "[" + ("^/" if negate else "") + body.replace("\\", "\\\\") + "]"
+            out += "[" + ("^/" if negate else "") + _class_body(body) + "]"
             i = end
         else:
             out += re.escape(char)
         i += 1
     return out
+
+
+def _class_body(body: str) -> str:
+    """A ``[...]`` body as regex class text: every character literal except the ``-`` of a range
+    (so ``[[]``, ``[\\]`` or ``[&&]`` cannot change the meaning of the regex around it)."""
+    return "".join("-" if char == "-" and 0 < n < len(body) - 1 else re.escape(char) for n, char in enumerate(body))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from .schema import (
 )
 
 MAX_INCLUDED_FILE_BYTES = 4 * 1024 * 1024  # a schema or grammar file; more is a mistake, not a grammar
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a .ananke.toml is a few KiB; parsing more only stalls the editor
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _WRAPPER_POSITION = re.compile(r"^at \d+\(\d+\): ")
@@ -50,6 +52,12 @@ def load_config(path: Path) -> ProjectConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([_syntax_issue(str(path), text, exc)]) from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
+        message = "invalid TOML: arrays or inline tables are nested too deeply"
+        raise ConfigError([ConfigIssue(file=str(path), line=1, column=1, message=message)]) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit conversion limit
+        message = f"invalid TOML: {exc}".split("; use sys.")[0]
+        raise ConfigError([ConfigIssue(file=str(path), line=1, column=1, message=message)]) from None
     positions = scan_positions(text)
     secrets = _secret_locs(data)
     issues = [_secret_issue(str(path), positions, loc) for loc in secrets]
@@ -99,13 +107,22 @@ def compile_check(config: ProjectConfig) -> list[ConfigIssue]:
 
 
 def _read_text(path: Path) -> str:
+    def fail(message: str) -> ConfigError:
+        return ConfigError([ConfigIssue(file=str(path), line=1, column=1, message=message)])
+
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # reading a pipe or a device would block or never end
+            raise fail("not a regular file")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise fail(f"the file is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB")
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError([ConfigIssue(file=str(path), line=1, column=1, message="file not found")]) from None
+        raise fail("file not found") from None
     except OSError as exc:
-        issue = ConfigIssue(file=str(path), line=1, column=1, message=f"cannot read the file: {exc.strerror or exc}")
-        raise ConfigError([issue]) from None
+        raise fail(f"cannot read the file: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a path with a NUL character
+        raise fail(f"cannot read the file: {exc}") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -154,12 +171,14 @@ def _table_name(loc: Loc) -> str:
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
+    if isinstance(value, str):  # enough to recognise it; a message is one line in an editor
+        return json.dumps(value) if len(value) <= 60 else json.dumps(value[:60])[:-1] + '…"'
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, int) and value.bit_length() > 64:  # str() refuses past 4300 digits (hex has no limit)
+        return f"an integer of {value.bit_length()} bits"
     return str(value)
 
 
@@ -288,18 +307,26 @@ def _resolve_constraints(
 def _read_inside(root: Path, relative: str) -> tuple[str | None, str | None]:
     """The text of ``root/relative`` or why it cannot be used. Symlinks are resolved first, so
     neither ``..`` nor a link can make a project file read something outside its directory."""
+    if "\x00" in relative:
+        return None, f"{relative!r} contains a NUL character"
     target = root / relative
-    resolved, real_root = target.resolve(), root.resolve()
+    try:
+        resolved, real_root = target.resolve(), root.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        return None, f"'{relative}' cannot be resolved: {exc}"
     if not resolved.is_relative_to(real_root):
         return None, f"'{relative}' resolves to {resolved}, outside the config's directory {real_root}"
     try:
-        if resolved.stat().st_size > MAX_INCLUDED_FILE_BYTES:
+        info = resolved.stat()
+        if stat.S_ISDIR(info.st_mode):
+            return None, f"'{relative}' is a directory, not a file"
+        if not stat.S_ISREG(info.st_mode):  # a pipe would block the reader forever
+            return None, f"'{relative}' is not a regular file"
+        if info.st_size > MAX_INCLUDED_FILE_BYTES:
             return None, f"'{relative}' is larger than {MAX_INCLUDED_FILE_BYTES // (1024 * 1024)} MiB"
         raw = resolved.read_bytes()
     except FileNotFoundError:
         return None, f"file '{relative}' not found (looked for {target})"
-    except IsADirectoryError:
-        return None, f"'{relative}' is a directory, not a file"
     except OSError as exc:
         return None, f"cannot read '{relative}': {exc.strerror or exc}"
     try:

@@ -37,7 +37,8 @@ class KeyPositions:
 
 def scan_positions(text: str) -> KeyPositions:
     scanner = _Scanner(text)
-    with contextlib.suppress(IndexError, ValueError):  # malformed text: tomllib reports it; keep what was found
+    # malformed text: tomllib reports it; keep what was found (deep nesting included)
+    with contextlib.suppress(IndexError, ValueError, RecursionError):
         scanner.document()
     return KeyPositions(scanner.found)
 

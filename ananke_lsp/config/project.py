@@ -51,7 +51,10 @@ class ProjectConfig:
         file = Path(file).absolute()
         if file.is_relative_to(self.root):  # the common case, without touching the filesystem
             return PurePosixPath(file.relative_to(self.root).as_posix())
-        resolved, root = file.resolve(), self.root.resolve()
+        try:
+            resolved, root = file.resolve(), self.root.resolve()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the path: not in the project
+            return None
         return PurePosixPath(resolved.relative_to(root).as_posix()) if resolved.is_relative_to(root) else None
 
     def _remember(self, key: tuple[object, ...], compute: Callable[[], _T]) -> _T:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from ..types import check_endpoint_url
+from .globs import check_glob
 
 Action = Literal["inline_completion", "completion", "implement_function", "generate", "add_docstring", "fill_json"]
 ACTIONS: tuple[str, ...] = (
@@ -47,6 +48,7 @@ def _check_globs(values: list[str] | None) -> list[str] | None:
             raise ValueError("a glob must not be empty")
         if ".." in glob.replace("\\", "/").split("/"):
             raise ValueError(f"glob {glob!r} uses '..': globs are relative to the config's directory")
+        check_glob(glob)  # here, rather than on the first file the glob is matched against
     return values
 
 
@@ -71,6 +73,13 @@ class ServiceSettings(_Section):
             raise ValueError(str(exc)) from None
         if urlparse(value).password is not None:
             raise ValueError(f"the endpoint URL carries a password: {SECRET_MESSAGE}")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model_is_a_name_or_path(cls, value: str) -> str:
+        if "\x00" in value:  # TOML allows "\u0000"; no file name holds it
+            raise ValueError("the model must not contain a NUL character")
         return value
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,6 +28,9 @@ _START_RULE = re.compile(r"^\s*[?!]?start\s*:", re.MULTILINE)
 _ROOT_RULE = re.compile(r"^\s*[?!]?root\s*:", re.MULTILINE)
 
 PartKind = Literal["json_schema", "grammar", "regex"]
+# Deeper schemas fail inside llguidance anyway (from ~130 levels); the compile steps before it
+# recurse per level, so the limit is checked first, with a message that says what is wrong.
+MAX_SCHEMA_DEPTH = 128
 
 
 class ConstraintError(RuntimeError):
@@ -92,22 +96,73 @@ def short_reason(message: str) -> str:
     return message.split("\n<state>", 1)[0].strip()
 
 
+def _unicode(constraint: str, kind: str, text: str) -> str:
+    """``text``, if it is valid Unicode: llguidance takes UTF-8, which a Python str holding a lone
+    surrogate (``"\\ud800"``) cannot become."""
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        where = f"{text[exc.start]!r} at character {exc.start}"
+        raise ConstraintError(constraint, kind, f"not valid Unicode: a lone surrogate {where}") from None
+    return text
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is beyond the range of a JSON number")
+    return value
+
+
+def _not_json(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON value")
+
+
+def _check_schema_value(constraint: str, schema: object) -> None:
+    """Depth and strings of a parsed schema, walked without recursion: the compile steps after
+    this one recurse once per level, and llguidance takes only valid Unicode."""
+    stack = [(schema, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _unicode(constraint, "json_schema", value)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_SCHEMA_DEPTH:
+            reason = f"it nests objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep"
+            raise ConstraintError(constraint, "json_schema", reason)
+        if isinstance(value, dict):
+            stack.extend((key, depth) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        else:
+            stack.extend((item, depth + 1) for item in value)
+
+
 def _normalized(constraint: PyConstraintIR) -> dict[str, object]:
+    name = constraint.name
     schema: object = None
     if constraint.json_schema is not None:
+        text = _unicode(name, "json_schema", constraint.json_schema)
         try:
-            schema = json.loads(constraint.json_schema)
-        except json.JSONDecodeError as exc:
-            raise ConstraintError(constraint.name, "json_schema", f"not valid JSON: {exc}") from None
+            schema = json.loads(text, parse_float=_finite, parse_constant=_not_json)
+        except ValueError as exc:  # JSONDecodeError, NaN/Infinity, a number out of range
+            raise ConstraintError(name, "json_schema", f"not valid JSON: {exc}") from None
+        except RecursionError:
+            reason = f"it nests objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep"
+            raise ConstraintError(name, "json_schema", reason) from None
         if not isinstance(schema, (dict, bool)):
-            raise ConstraintError(constraint.name, "json_schema", "a JSON schema must be an object or a boolean")
-    grammar = constraint.grammar.strip() if constraint.grammar is not None else None
+            raise ConstraintError(name, "json_schema", "a JSON schema must be an object or a boolean")
+        _check_schema_value(name, schema)
+    grammar = _unicode(name, "grammar", constraint.grammar).strip() if constraint.grammar is not None else None
     if grammar == "":
-        raise ConstraintError(constraint.name, "grammar", "the grammar is empty")
+        raise ConstraintError(name, "grammar", "the grammar is empty")
+    for pattern in constraint.regex_patterns:
+        _unicode(name, "regex", pattern)
     if schema is None and grammar is None and not constraint.regex_patterns:
-        raise ConstraintError(constraint.name, "constraint", "it sets none of json_schema, grammar, regex_patterns")
+        raise ConstraintError(name, "constraint", "it sets none of json_schema, grammar, regex_patterns")
     return {
-        "name": constraint.name,
+        "name": name,
         "json_schema": schema,
         "grammar": grammar,
         "regex_patterns": sorted(set(constraint.regex_patterns)),
@@ -165,32 +220,45 @@ def regex_intersection_lark(patterns: Sequence[str]) -> str:
     return f"start: REGEX\nREGEX: {lexeme}\n"
 
 
+def _build(constraint: str, kind: PartKind, build: Callable[[], str]) -> str:
+    """A grammar from one of llguidance's converters, whose refusals are ``ValueError``s."""
+    try:
+        return build()
+    except ValueError as exc:
+        raise _error(constraint, kind, str(exc)) from None
+
+
 def _parts(c: dict[str, object], check: _Checker) -> list[ConstraintPart]:
     name = str(c["name"])
     parts: list[ConstraintPart] = []
     if c["json_schema"] is not None:
+        if c["json_schema"] is False:
+            raise ConstraintError(name, "json_schema", "the schema is `false`: no value satisfies it")
         schema = json.dumps(c["json_schema"])
-        closed = json.dumps(closed_objects(c["json_schema"]))
-        enforce = check(
-            name, "json_schema", llg.LLMatcher.grammar_from_json_schema(closed, overrides=ENFORCE_JSON_OPTIONS)
+        # llguidance applies options to an object schema only; `true` and `{}` say the same
+        closed = json.dumps(closed_objects({} if c["json_schema"] is True else c["json_schema"]))
+        enforced = _build(
+            name, "json_schema", lambda: llg.LLMatcher.grammar_from_json_schema(closed, overrides=ENFORCE_JSON_OPTIONS)
         )
+        enforce = check(name, "json_schema", enforced)
         # the user's schema with free whitespace: valid whenever the enforced form is
-        lenient = llg.LLMatcher.grammar_from_json_schema(schema)
+        lenient = _build(name, "json_schema", lambda: llg.LLMatcher.grammar_from_json_schema(schema))
         parts.append(ConstraintPart(name, "json_schema", enforce, lenient, source=closed))
     if c["grammar"] is not None:
         source = _lark_with_start(str(c["grammar"]))
-        lark = check(name, "grammar", llg.LLMatcher.grammar_from_lark(source))
+        lark = check(name, "grammar", _build(name, "grammar", lambda: llg.LLMatcher.grammar_from_lark(source)))
         parts.append(ConstraintPart(name, "grammar", lark, lark, source=source))
     patterns = list(c["regex_patterns"])  # type: ignore[call-overload]
     if patterns:
         if not all(patterns):
             raise ConstraintError(name, "regex", "empty regex pattern")
-        source = regex_intersection_lark(patterns)
+        source = _build(name, "regex", lambda: regex_intersection_lark(patterns))
         try:
-            regex = check(name, "regex", llg.LLMatcher.grammar_from_lark(source))
+            regex = check(name, "regex", _build(name, "regex", lambda: llg.LLMatcher.grammar_from_lark(source)))
         except ConstraintError:
             for pattern in patterns:  # one by one, so the error points at the bad pattern
-                _Checker(None)(name, "regex", llg.LLMatcher.grammar_from_regex(pattern))
+                one = _build(name, "regex", lambda p=pattern: llg.LLMatcher.grammar_from_regex(p))
+                _Checker(None)(name, "regex", one)
             raise
         parts.append(ConstraintPart(name, "regex", regex, regex, source=source, patterns=tuple(patterns)))
     return parts

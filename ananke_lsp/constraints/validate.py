@@ -37,6 +37,12 @@ def _prototype(check_grammar: str) -> llg.LLMatcher:
     return llg.LLMatcher(byte_tokenizer(), check_grammar, log_level=0)
 
 
+def _utf8(text: str) -> bytes:
+    # A lone surrogate (text from a buggy engine or editor) keeps its bytes, which no grammar
+    # accepts: the text is reported as violating, never an exception.
+    return text.encode(errors="surrogatepass")
+
+
 def _checker(part: ConstraintPart) -> llg.LLMatcher:
     return _prototype(part.check_grammar).deep_copy()
 
@@ -44,7 +50,7 @@ def _checker(part: ConstraintPart) -> llg.LLMatcher:
 def part_violation(part: ConstraintPart, text: str) -> str | None:
     """None when ``text`` is a complete match of ``part``, else the reason."""
     matcher = _checker(part)
-    data = text.encode()
+    data = _utf8(text)
     consumed = matcher.try_consume_tokens(list(data))
     if consumed < len(data):
         shown = data[max(0, consumed - 20) : consumed + 1].decode(errors="replace")
@@ -70,7 +76,7 @@ def _accepting_ends(part: ConstraintPart, data: bytes) -> set[int]:
 
 def longest_valid_prefix(text: str, compiled: CompiledConstraints) -> str:
     """The longest prefix of ``text`` that every constraint accepts as complete ("" if none)."""
-    data = text.encode()
+    data = _utf8(text)
     ends = set(range(len(data) + 1))
     for part in compiled.parts:
         ends &= _accepting_ends(part, data)

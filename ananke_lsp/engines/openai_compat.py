@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..constraints import CompiledConstraints
 from ..constraints.plan import structured_plan
-from ..transport.http import HttpError, RetryingClient
+from ..transport.http import HttpError, RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
 from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, collect
 
@@ -84,11 +84,9 @@ class OpenAICompatibleEngine:
         usage: dict[str, int] = {}
         async with self.http.send("POST", path, body) as response:
             if response.status_code != 200:
-                said = (await response.aread())[:300].decode(errors="replace")
-                raise HttpError(
-                    response.status_code, f"{self.http.base_url}{path} answered {response.status_code}: {said}"
-                )
-            async for line in response.aiter_lines():
+                status, said = response.status_code, error_text(await self.http.read(response))
+                raise HttpError(status, f"{self.http.base_url}{path} answered {status} ({said}): {advice(status)}")
+            async for line in self.http.lines(response):
                 if not line.startswith("data:"):
                     continue
                 data = line[5:].strip()
@@ -126,7 +124,7 @@ class OpenAICompatibleEngine:
         try:
             async with self.http.send("GET", "/v1/models", retry=False) as response:
                 ok = response.status_code == 200
-                listed = json.loads(await response.aread()).get("data", []) if ok else []
+                listed = json.loads(await self.http.read(response)).get("data", []) if ok else []
         except (EngineError, ValidationError, json.JSONDecodeError) as exc:
             return EngineHealth(ok=False, engine=self.name, model=self._model, detail=str(exc))
         served = [m.get("id") for m in listed if isinstance(m, dict)]

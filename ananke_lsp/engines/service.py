@@ -10,7 +10,7 @@ import httpx
 from pydantic import ValidationError
 
 from ..constraints import CompiledConstraints
-from ..transport.http import HttpError, RetryingClient
+from ..transport.http import HttpError, RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
 from ..types import PyModalConfig
 from ..wire import API_PREFIX, ErrorBody, GenerateRequest, GenerateResponse, HealthResponse
@@ -34,15 +34,14 @@ def _result(body: GenerateResponse) -> EngineResult:
     )
 
 
-async def _error(response: httpx.Response) -> EngineError:
-    raw = await response.aread()
-    try:
-        detail = ErrorBody.model_validate_json(raw).error.message
-    except ValidationError:
-        detail = raw[:300].decode(errors="replace") or response.reason_phrase
-    if response.status_code == 401:
+async def _error(http: RetryingClient, response: httpx.Response) -> EngineError:
+    status = response.status_code
+    detail = error_text(await http.read(response)) or response.reason_phrase
+    if status == 401:
         detail = f"{detail} (check MODAL_API_KEY / the api key setting)"
-    return HttpError(response.status_code, f"generation service error {response.status_code}: {detail}")
+    elif status >= 500:
+        detail = f"{detail}: {advice(status)}"
+    return HttpError(status, f"generation service error {status}: {detail}")
 
 
 def modal_proxy_headers(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -79,45 +78,53 @@ class ServiceEngine:
     async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
         async with self.http.send("POST", f"{API_PREFIX}/generate", self._payload(request, False)) as response:
             if response.status_code != 200:
-                raise await _error(response)
-            try:
-                return _result(GenerateResponse.model_validate_json(await response.aread()))
-            except ValidationError as exc:
-                raise EngineError(f"the service sent a response this client does not understand: {exc}") from None
+                raise await _error(self.http, response)
+            raw = await self.http.read(response)
+        try:
+            return _result(GenerateResponse.model_validate_json(raw))
+        except ValidationError as exc:
+            raise EngineError(f"the service sent a response this client does not understand: {exc}") from None
 
     async def stream(
         self, request: EngineRequest, compiled: CompiledConstraints | None = None
     ) -> AsyncIterator[str | EngineResult]:
         async with self.http.send("POST", f"{API_PREFIX}/generate", self._payload(request, True)) as response:
             if response.status_code != 200:
-                raise await _error(response)
+                raise await _error(self.http, response)
             event = ""
-            try:
-                async for line in response.aiter_lines():
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                    elif line.startswith("data:"):
-                        data = line[5:].strip()
-                        if event == "delta":
-                            yield json.loads(data)["text"]
-                        elif event == "done":
-                            yield _result(GenerateResponse.model_validate_json(data))
-                            return
-                        elif event == "error":
-                            raise EngineError(f"generation failed: {ErrorBody.model_validate_json(data).error.message}")
-            except httpx.HTTPError as exc:
-                raise EngineError(f"the stream from {self.config.endpoint_url} broke off: {exc}") from None
-        raise EngineError(f"the stream from {self.config.endpoint_url} ended without a result")
+            async for line in self.http.lines(response):
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data = line[5:].strip()
+                    if event == "delta":
+                        yield json.loads(data)["text"]
+                    elif event == "done":
+                        yield _result(GenerateResponse.model_validate_json(data))
+                        return
+                    elif event == "error":
+                        raise EngineError(f"generation failed: {ErrorBody.model_validate_json(data).error.message}")
+        raise EngineError(f"the stream from {self.config.endpoint_url} ended without a result; try again")
 
     async def health(self) -> EngineHealth:
         try:
             async with self.http.send("GET", f"{API_PREFIX}/health", retry=False) as response:
-                raw = await response.aread()
-                body = HealthResponse.model_validate_json(raw)
-        except (EngineError, ValidationError) as exc:
+                raw = await self.http.read(response)
+        except EngineError as exc:
             return EngineHealth(ok=False, engine=self.name, model=self.model, detail=str(exc))
+        try:
+            body = HealthResponse.model_validate_json(raw)
+        except ValidationError:  # an error body, or not this service at all
+            detail = f"{response.request.url} answered {response.status_code}: {error_text(raw)}"
+            return EngineHealth(ok=False, engine=self.name, model=self.model, detail=detail)
         ok = response.status_code == 200 and body.status == "ok" and bool(body.self_test and body.self_test.ok)
         detail = body.detail or (body.self_test.detail if body.self_test else "")
+        if not ok and not detail:  # the service leaves it empty while its model loads
+            detail = (
+                "the service is still loading its model; try again shortly"
+                if body.status == "loading"
+                else f"the service reports {body.status!r} without a passing constraint self-test"
+            )
         return EngineHealth(ok=ok, engine=f"service:{body.engine}", model=body.model, detail=detail)
 
     async def aclose(self) -> None:

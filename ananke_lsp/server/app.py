@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pydantic import ValidationError
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
@@ -18,7 +21,9 @@ from ..config import ProjectConfig
 from ..constraints import ConstraintCache
 from ..engines.base import Engine, EngineError, EngineRequest
 from ..types import DEFAULT_MODEL, PyGenerationContext, PyModalConfig
+from .logs import EngineFailures
 from .project_configs import ProjectConfigs
+from .protocol import AnankeProtocol
 from .settings import EditorSettings, EngineChoice, choose_engine
 from .typing_state import Debouncer, SuggestionCache
 
@@ -78,7 +83,7 @@ def _build(choice: EngineChoice) -> Engine:
 
 class AnankeServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("ananke-lsp", __version__)
+        super().__init__("ananke-lsp", __version__, protocol_cls=AnankeProtocol)
         self.cache = ConstraintCache()
         self.configs = ProjectConfigs(self._publish_config_issues)
         self.editor = EditorSettings()
@@ -89,8 +94,10 @@ class AnankeServer(LanguageServer):
         self.generations = 0  # engine requests started, observable through ananke.cacheStats
         self.debouncer = Debouncer()
         self.suggestions = SuggestionCache()
+        self.failures = EngineFailures(self.tell)
         self._located: dict[str, tuple[Path | None, Path | None]] = {}
         self._located_for: tuple[object, ...] = ()
+        self._background: set[asyncio.Task[None]] = set()
 
     def apply_settings(self, raw: object) -> None:
         """Editor settings from initializationOptions or workspace/configuration; a bad value is
@@ -123,6 +130,25 @@ class AnankeServer(LanguageServer):
             self._engines[choice.key] = _build(choice)
         return self._engines[choice.key]
 
+    def background(self, work: Coroutine[object, object, None]) -> None:
+        """Run ``work`` without awaiting it, holding the task so it is not collected midway."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def warm_up(self) -> None:
+        """Load the local model in the background as soon as the editor is connected: the first
+        completion then neither waits for it nor stalls the event loop counting tokens."""
+        if not self.workspace.root_path:
+            return
+        root = Path(self.workspace.root_path)
+        try:
+            prepare = getattr(self.engine_for(self.configs.for_file(None, root)), "llg_tokenizer", None)
+            if prepare is not None:
+                await asyncio.to_thread(prepare)
+        except Exception as exc:  # the first request reports it properly
+            log.warning("could not prepare the engine: %s", exc)
+
     def path_of(self, uri: str) -> Path | None:
         path = to_fs_path(uri)
         return Path(path) if path and uri.startswith("file:") else None
@@ -150,7 +176,9 @@ class AnankeServer(LanguageServer):
 
     def target(self, uri: str) -> Target:
         """The document and its configuration; raises ``Excluded`` for a private file."""
-        doc = self.workspace.get_text_document(uri)
+        doc = self.workspace.text_documents.get(unquote(uri))
+        if doc is None:  # pygls would read the file from disk instead: a pipe or /dev/zero never ends
+            raise JsonRpcInvalidParams(f"{uri} is not open: ananke works on the documents the editor has opened")
         path, root = self._locate(uri)
         project = self.configs.for_file(path, root)
         if path is not None and project.is_excluded(path):
@@ -169,7 +197,11 @@ class AnankeServer(LanguageServer):
 
     async def generate(self, target: Target, request: EngineRequest) -> generation.Outcome:
         self.generations += 1
-        outcome = (await generation.run(self.engine_for(target.project), self.cache, request)).cut_to_valid()
+        try:
+            outcome = (await generation.run(self.engine_for(target.project), self.cache, request)).cut_to_valid()
+        except EngineError as exc:
+            raise self.failures.failed(exc) from None
+        self.failures.recovered()
         self.last_provenance = {
             "file": str(target.path or target.uri),
             "model": outcome.result.model,

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from ..constraints import validate_text
 from ..engines.base import EngineRequest
@@ -72,6 +73,17 @@ def _span(start: types.Position, text: str) -> types.Range:
     width = len(lines[-1].encode("utf-16-le")) // 2
     end_char = width if len(lines) > 1 else start.character + width
     return types.Range(start=start, end=types.Position(line=start.line + len(lines) - 1, character=end_char))
+
+
+def _action_data(data: Sequence[object]) -> tuple[str, str, int | None, list[object]]:
+    """An offer's ``[kind, uri, version, args]`` as the client sends it back: checked, since the
+    client may send anything."""
+    if len(data) == 4:
+        kind, uri, version, args = data
+        strings = isinstance(kind, str) and isinstance(uri, str)
+        if strings and isinstance(args, list) and (version is None or type(version) is int):
+            return kind, uri, version, args  # type: ignore[return-value]
+    raise JsonRpcInvalidParams(f"this is not the data of an ananke action: {list(data)!r:.200}")
 
 
 class CodeActions:
@@ -182,15 +194,16 @@ class CodeActions:
             if not (isinstance(action.data, list) and len(action.data) == 4):
                 return action  # a command-style action (or not ours): nothing to resolve
             try:
-                action.edit = types.WorkspaceEdit(document_changes=[await self.edit(*action.data)])
+                action.edit = types.WorkspaceEdit(document_changes=[await self.edit(*_action_data(action.data))])
             except (StaleBuffer, Excluded) as exc:
                 server.tell(types.MessageType.Warning, str(exc))  # no edit: nothing is applied
             return action
 
         @ls.command(COMMAND)
-        async def on_command(server: AnankeServer, kind: str, uri: str, version: int | None, args: list) -> bool:
+        async def on_command(server: AnankeServer, *data: object) -> bool:
+            action = _action_data(data)  # checked here: pygls calls with no arguments when the client sends none
             try:
-                edit = await self.edit(kind, uri, version, args)
+                edit = await self.edit(*action)
             except (StaleBuffer, Excluded, ValueError) as exc:
                 server.tell(types.MessageType.Warning, str(exc))
                 return False

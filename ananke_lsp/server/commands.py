@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from ..config import ProjectConfig
+from ..engines.base import EngineError
 from ..selftest import self_test
 from .app import AnankeServer
 
@@ -18,8 +20,10 @@ PROVENANCE = "ananke.showProvenance"
 ALL = (HEALTH, CLEAR_CACHE, CACHE_STATS, PROVENANCE)
 
 
-def _project_for(ls: AnankeServer, uri: str | None) -> ProjectConfig:
+def _project_for(ls: AnankeServer, uri: object) -> ProjectConfig:
     """The configuration of ``uri``'s project, or of the workspace when no file is named."""
+    if uri is not None and not isinstance(uri, str):  # the arguments are whatever the client sent
+        raise JsonRpcInvalidParams(f"the argument must be a document URI (a string), not {type(uri).__name__}")
     path = ls.path_of(uri) if uri else None
     root = ls.workspace_root_of(path) if path else (Path(ls.workspace.root_path) if ls.workspace.root_path else None)
     return ls.configs.for_file(path, root)
@@ -32,7 +36,10 @@ def register(ls: AnankeServer) -> None:
         file's project."""
         engine = server.engine_for(_project_for(server, uri[0] if uri else None))
         status = await engine.health()
-        test = await self_test(engine, server.cache) if status.ok else None
+        try:
+            test = await self_test(engine, server.cache) if status.ok else None
+        except EngineError as exc:  # up, but its generation fails: that is the health report
+            status, test = status.model_copy(update={"ok": False, "detail": f"the self-test failed: {exc}"}), None
         report = {
             "ok": bool(status.ok and test and test.ok),
             "engine": status.engine,

@@ -15,6 +15,17 @@ def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
+def _as_offered(args: list[object], line_count: int) -> bool:
+    """Whether ``args`` are what ``offers`` made (``["comment", line]`` or ``["selection", start,
+    end]``) and still inside the document: the client sends them back, possibly altered."""
+    match args:
+        case ["comment", int(line)]:
+            return 0 <= line < line_count
+        case ["selection", int(start), int(end)]:
+            return 0 <= start < line_count and start <= end
+    return False
+
+
 class GenerateFromComment:
     name = "from_comment"
 
@@ -34,6 +45,8 @@ class GenerateFromComment:
         lines = target.doc.source.split("\n")
         settings = target.project.settings.generation
         common = {"max_tokens": settings.max_tokens, "temperature": settings.temperature, "context": target.context}
+        if not _as_offered(args, len(lines)):
+            raise ValueError(f"no comment or selection at {args!r:.80}; request code actions again")
         if args[0] == "comment":
             line = int(args[1])  # type: ignore[call-overload]
             indent = _indent(lines[line])

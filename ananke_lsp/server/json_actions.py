@@ -9,6 +9,7 @@ import re
 
 from lsprotocol import types
 
+from ..config.load import MAX_INCLUDED_FILE_BYTES
 from ..engines.base import EngineRequest
 from ..types import PyConstraintIR
 from .app import Target
@@ -33,11 +34,16 @@ def _is_unfilled(text: str) -> bool:
 def _local_schema(target: Target, ref: str) -> PyConstraintIR | None:
     if "://" in ref or target.path is None:
         return None
-    candidate = (target.path.parent / ref).resolve()
-    root = target.project.root.resolve()
-    if not candidate.is_relative_to(root) or not candidate.is_file():
-        return None  # outside the project (or missing): not read
-    text = candidate.read_text("utf-8")
+    try:
+        candidate = (target.path.parent / ref).resolve()
+        root = target.project.root.resolve()
+        if not candidate.is_relative_to(root) or not candidate.is_file():
+            return None  # outside the project (or missing): not read
+        if candidate.stat().st_size > MAX_INCLUDED_FILE_BYTES:
+            return None
+        text = candidate.read_text("utf-8")
+    except (OSError, RuntimeError, ValueError):  # the document's text chose the path: a NUL, a loop, not UTF-8
+        return None
     try:
         schema = json.loads(text)
     except json.JSONDecodeError:

@@ -52,6 +52,7 @@ def register(ls: AnankeServer) -> None:
             except Exception as exc:  # reloads still happen on open and save
                 log.warning("could not register a watcher for %s: %s", CONFIG_NAME, exc)
         await _pull_settings(server)
+        server.background(server.warm_up())
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_configuration(server: AnankeServer, params: types.DidChangeConfigurationParams) -> None:

@@ -9,8 +9,12 @@ import os
 from collections.abc import Callable
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
+from ..engines.base import EngineError
+
+log = logging.getLogger("ananke_lsp.server")
 _LEVELS = {
     logging.ERROR: types.MessageType.Error,
     logging.WARNING: types.MessageType.Warning,
@@ -63,3 +67,24 @@ def configure(server: LanguageServer, level: str, secrets: Callable[[], list[str
 
 def env_secrets() -> list[str]:
     return [os.environ.get("MODAL_API_KEY", ""), os.environ.get("ANANKE_SERVICE_TOKEN", "")]
+
+
+class EngineFailures:
+    """An engine failure becomes the request's error response (the message alone: no traceback)
+    and a log line; the user is told with window/showMessage when a failure starts or changes, not
+    again on every keystroke of the same outage."""
+
+    def __init__(self, tell: Callable[[types.MessageType, str], None]) -> None:
+        self._tell = tell
+        self._shown: str | None = None
+
+    def failed(self, exc: EngineError) -> JsonRpcException:
+        message = f"generation failed: {exc}"
+        log.warning("%s", message)
+        if message != self._shown:
+            self._shown = message
+            self._tell(types.MessageType.Error, message)
+        return JsonRpcException(message=message, code=types.LSPErrorCodes.RequestFailed.value)
+
+    def recovered(self) -> None:
+        self._shown = None

@@ -19,8 +19,9 @@ def _lines(target: Target) -> list[str]:
     return target.doc.source.split("\n")
 
 
-def _function(target: Target, def_line: object) -> tuple[list[str], PythonFunction]:
+def _function(target: Target, args: list[object]) -> tuple[list[str], PythonFunction]:
     lines = _lines(target)
+    def_line = args[0] if args else None  # as offered: [def_line]
     fn = function_at(lines, int(def_line)) if isinstance(def_line, int) else None
     if fn is None or fn.def_line != def_line:
         raise ValueError(f"no Python function starts at line {def_line}; request code actions again")
@@ -60,7 +61,7 @@ class ImplementFunction:
         return [Offer(f"Implement function '{fn.name}'", [fn.def_line])]
 
     def prepare(self, target: Target, args: list[object]) -> Job:
-        lines, fn = _function(target, args[0])
+        lines, fn = _function(target, args)
         constraints = [
             indented_block(fn.body_indent, first_line_started=False),
             balanced_brackets([]),
@@ -90,7 +91,7 @@ class AddDocstring:
         return [Offer(f"Add docstring to '{fn.name}'", [fn.def_line])]
 
     def prepare(self, target: Target, args: list[object]) -> Job:
-        lines, fn = _function(target, args[0])
+        lines, fn = _function(target, args)
         constraints = [docstring_constraint(fn.body_indent), *target.constraints("add_docstring")]
         request = _continuation(target, lines, fn, constraints, min(target.project.settings.generation.max_tokens, 160))
         here = types.Position(line=fn.body_start, character=0)

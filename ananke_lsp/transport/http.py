@@ -1,9 +1,11 @@
-"""One pooled async HTTP client per remote engine, with bounded, jittered retries."""
+"""One pooled async HTTP client per remote engine, with bounded, jittered retries. Every failure is
+an ``EngineError`` that says what failed and what to do, and no wait outlasts the timeout."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -22,6 +24,32 @@ class HttpError(EngineError):
         self.status = status
 
 
+def error_text(raw: bytes) -> str:
+    """What an error body says: its ``error.message`` (this service's and OpenAI's shape), else its start."""
+    try:
+        message = json.loads(raw)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = None
+    return message if isinstance(message, str) else raw[:300].decode(errors="replace")
+
+
+def advice(status: int) -> str:
+    """What a user can do about a failed status."""
+    if status == 429:
+        return "the service is rate limiting; wait a little, then try again"
+    if status == 503:
+        return "the service is unavailable (starting up or overloaded); try again shortly"
+    if status in (502, 504):
+        return "the proxy in front of the service got no answer from it; try again shortly"
+    if status >= 500 or status == 408:
+        return "the service failed; try again, or see its logs"
+    return "check the request and the service's settings"
+
+
+def _cause(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # a reset's message is often empty
+
+
 class RetryingClient:
     def __init__(
         self,
@@ -36,6 +64,7 @@ class RetryingClient:
         headers = {**(headers or {}), **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
         timeout = httpx.Timeout(timeout_secs, connect=min(10.0, timeout_secs))
         self.base_url = base_url.rstrip("/")
+        self.timeout_secs = timeout_secs
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
         self.policy = policy
         self._rng = rng or random.Random()
@@ -44,26 +73,66 @@ class RetryingClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def _timed_out(self, url: object) -> str:
+        return f"no answer from {url} within {self.timeout_secs:g} s; try again, or raise timeout_secs"
+
+    @contextlib.asynccontextmanager
+    async def _bounded(self, url: object) -> AsyncIterator[None]:
+        """Reading an answer: within the timeout as a whole (httpx's is per read, so a server that
+        trickles bytes would never trip it), and a connection lost half-way is said as such."""
+        try:
+            async with asyncio.timeout(self.timeout_secs):
+                yield
+        except (TimeoutError, httpx.TimeoutException):
+            raise EngineError(self._timed_out(url)) from None
+        except httpx.HTTPError as exc:
+            raise EngineError(f"the answer from {url} broke off ({_cause(exc)}); try again") from None
+
+    async def read(self, response: httpx.Response) -> bytes:
+        """The whole body, within the timeout."""
+        async with self._bounded(response.request.url):
+            return await response.aread()
+
+    async def lines(self, response: httpx.Response) -> AsyncIterator[str]:
+        """The body's lines, each within the timeout: a stream may run long while text keeps coming."""
+        lines = response.aiter_lines()
+        try:
+            while True:
+                async with self._bounded(response.request.url):
+                    line = await anext(lines, None)
+                if line is None:
+                    return
+                yield line
+        finally:
+            await lines.aclose()
+
     @contextlib.asynccontextmanager
     async def send(
         self, method: str, path: str, json: object | None = None, *, retry: bool = True
     ) -> AsyncIterator[httpx.Response]:
-        """The first response that is not a transient failure (its body not read yet), after at
-        most ``max_retries`` retries (none with ``retry=False``: a 503 is then returned as is).
-        Raises ``EngineError`` with what went wrong."""
+        """The first response that is not a transient failure (its body not read yet: use ``read``
+        or ``lines``), after at most ``max_retries`` retries (none with ``retry=False``: a 503 is
+        then returned as is). Raises ``EngineError`` with what went wrong and what to do."""
+        url = f"{self.base_url}{path}"
+        limit = self.policy.max_retries if retry else 0
         attempt = 0
         while True:
-            request = self._client.build_request(method, path, json=json)
             status: int | None = None
             retry_after: float | None = None
             try:
-                response = await self._client.send(request, stream=True)
+                async with asyncio.timeout(self.timeout_secs):  # also bounds headers that trickle in
+                    response = await self._client.send(self._client.build_request(method, path, json=json), stream=True)
             except TRANSIENT_ERRORS as exc:
-                failure = f"cannot reach {self.base_url}: {type(exc).__name__}: {exc}"
-            except httpx.TimeoutException:
-                raise EngineError(f"{method} {path} timed out after {self._client.timeout.read} s") from None
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    failure = f"cannot reach {url} ({_cause(exc)})"
+                    todo = "check that the service is running there and that the endpoint setting is right"
+                else:
+                    failure = f"lost the connection to {url} before an answer ({_cause(exc)})"
+                    todo = "the service or a proxy in front of it dropped it (restarting?); try again shortly"
+            except (TimeoutError, httpx.TimeoutException):
+                raise EngineError(self._timed_out(url)) from None
             except httpx.HTTPError as exc:
-                raise EngineError(f"{method} {self.base_url}{path} failed: {type(exc).__name__}: {exc}") from None
+                raise EngineError(f"{method} {url} failed ({_cause(exc)})") from None
             else:
                 if response.status_code not in TRANSIENT_STATUS or not retry:
                     try:
@@ -73,15 +142,18 @@ class RetryingClient:
                     return
                 status = response.status_code
                 retry_after = retry_after_seconds(response.headers.get("retry-after"))
-                said = (await response.aread())[:300].decode(errors="replace")
-                failure = f"{self.base_url}{path} answered {status}: {said}"
-                await response.aclose()
+                try:
+                    said = error_text(await self.read(response))
+                finally:
+                    await response.aclose()
+                failure, todo = f"{url} answered {status} ({said})", advice(status)
             attempt += 1
-            if attempt > (self.policy.max_retries if retry else 0):
-                raise HttpError(status or 0, f"{failure} (gave up after {self.policy.max_retries} retries)")
+            gave_up = f" (gave up after {limit} retries)" if limit else ""
+            if attempt > limit:
+                raise HttpError(status or 0, f"{failure}{gave_up}: {todo}")
             if retry_after is not None and retry_after > self.policy.max_retry_after_s:
-                raise HttpError(status or 0, f"{failure}; the server asks to wait {retry_after:.0f} s")
+                raise HttpError(status or 0, f"{failure}; the server asks to wait {retry_after:.0f} s: try again later")
             wait = self.policy.delay(attempt, status, retry_after, self._rng)
-            log.info("retry %d/%d in %.2f s: %s", attempt, self.policy.max_retries, wait, failure)
+            log.info("retry %d/%d in %.2f s: %s", attempt, limit, wait, failure)
             self.retries += 1
             await asyncio.sleep(wait)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import httpx
 
 TRANSIENT_STATUS = frozenset({408, 429, 502, 503, 504})
-# Errors where the request cannot have started generating: safe to send again.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
+# Failures before any byte of an answer: not connecting, or a connection reset or closed while
+# waiting (what a service restarting after a crash looks like). Generating has no side effects,
+# so sending the request again is safe.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

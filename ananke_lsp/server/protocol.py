@@ -1,0 +1,113 @@
+"""JSON-RPC input that pygls cannot use still gets an answer. pygls drops a request whose params do
+not fit its method, or whose envelope is malformed, without replying (the editor waits forever);
+here each gets the JSON-RPC error that says why. Document text with lone surrogates (valid in a
+JSON escape, not in UTF-8, so no engine can take it) is made valid where it enters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from cattrs import BaseValidationError, transform_error
+from cattrs.v import format_exception
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcMethodNotFound
+from pygls.protocol import LanguageServerProtocol
+
+log = logging.getLogger("ananke_lsp.server")
+_MAX_DETAIL = 500
+
+
+class _Unusable(dict[str, Any]):
+    """A message that does not fit its method. Still the original mapping: nested inside another
+    message (pygls structures every object that has a ``jsonrpc`` key), it is plain data."""
+
+    def __init__(self, data: Mapping[str, Any], problem: JsonRpcException) -> None:
+        super().__init__(data)
+        self.problem = problem
+
+
+def _message_id(data: Mapping[str, Any]) -> int | str | None:
+    msg_id = data.get("id")
+    return msg_id if isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool) else None
+
+
+def _describe(exc: BaseException, cls: type | None) -> str:
+    # lsprotocol's validators say what is wrong ("Position.line should be in range ..."): keep it
+    return str(exc) if isinstance(exc, ValueError) and str(exc) else format_exception(exc, cls)
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD: one UTF-16 unit for another, so every
+    position the client sends still points at the same place."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+class AnankeProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            return _Unusable(data, self._problem(data, exc))
+
+    def _problem(self, data: Mapping[str, Any], exc: JsonRpcException) -> JsonRpcException:
+        method = data.get("method")
+        if "method" in data and not isinstance(method, str):
+            return JsonRpcInvalidRequest("'method' must be a string")
+        if "id" in data and _message_id(data) is None:
+            return JsonRpcInvalidRequest("'id' must be a string or an integer")
+        known = method in self.fm.features or method in self.fm.builtin_features
+        if isinstance(method, str) and not known and self.get_message_type(method) is None:
+            return JsonRpcMethodNotFound.of(method)
+        cause = exc.__cause__
+        if isinstance(cause, BaseValidationError):
+            detail = "; ".join(transform_error(cause, format_exception=_describe))
+        else:
+            detail = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+        return JsonRpcInvalidParams(f"invalid params for {method}: {detail[:_MAX_DETAIL]}")
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _Unusable):
+            self._refuse(message, message.problem)
+        elif not attrs.has(type(message)):  # JSON that is no JSON-RPC message: a list, a number, no "jsonrpc"
+            data = message if isinstance(message, Mapping) else {}
+            self._refuse(data, JsonRpcInvalidRequest("not a JSON-RPC 2.0 message"))
+        elif (problem := self._envelope_problem(message)) is not None:
+            data = {"id": getattr(message, "id", None), "method": getattr(message, "method", None)}
+            self._refuse(data, JsonRpcInvalidRequest(problem))
+        else:
+            if isinstance(message, types.DidOpenTextDocumentNotification):
+                message.params.text_document.text = valid_unicode(message.params.text_document.text)
+            elif isinstance(message, types.DidChangeTextDocumentNotification):
+                for change in message.params.content_changes:
+                    change.text = valid_unicode(change.text)
+            super().handle_message(message)
+
+    def _envelope_problem(self, message: Any) -> str | None:
+        """What makes a structured message no JSON-RPC 2.0 (pygls would drop it, or fail on it)."""
+        if message.jsonrpc != self.VERSION:
+            return f"'jsonrpc' must be {self.VERSION!r}"
+        method = getattr(message, "method", None)
+        if method is None:  # a response: its id is the one we sent
+            return None
+        if not isinstance(method, str):
+            return "'method' must be a string"
+        if hasattr(message, "id") and _message_id({"id": message.id}) is None:
+            return "'id' must be a string or an integer"
+        return None
+
+    def _refuse(self, data: Mapping[str, Any], problem: JsonRpcException) -> None:
+        method = data.get("method")
+        log.warning("unusable JSON-RPC message (method %.80r, id %.40r): %s", method, data.get("id"), problem.message)
+        if method is None:  # a response from the client: fail the request waiting for it
+            future = self._request_futures.pop(data.get("id"), None) if _message_id(data) is not None else None
+            if future is not None and not future.done():
+                future.set_exception(problem)
+        elif "id" in data:  # a request: answered; a notification gets no reply
+            self._send_response(_message_id(data), error=problem.to_response_error())
