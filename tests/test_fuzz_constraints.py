@@ -37,6 +37,7 @@ _atom = st.one_of(
         [r"\d", r"\w", r"\s", r"\p{L}", r"[a-z]", r"[^0-9]", r"\b", r"(?i)", r"(?s)", r"\x00", r"\u{10FFFF}"]
     ),
     st.text(max_size=3),
+    st.characters(categories=["Cs"]),  # a lone surrogate: a Python str holds it, UTF-8 cannot
 )
 regexes = st.recursive(
     _atom,

@@ -87,6 +87,14 @@ def _segment(segment: str) -> str:
 
 
 def _class_body(body: str) -> str:
-    """A ``[...]`` body as regex class text: every character literal except the ``-`` of a range
-    (so ``[[]``, ``[\\]`` or ``[&&]`` cannot change the meaning of the regex around it)."""
-    return "".join("-" if char == "-" and 0 < n < len(body) - 1 else re.escape(char) for n, char in enumerate(body))
+    """A ``[...]`` body as regex class text: ``x-y`` ranges, every other character literal (so
+    ``[[]``, ``[\\]``, ``[--]`` or ``[&&]`` cannot change the meaning of the regex around it)."""
+    out, i = "", 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-":
+            out += f"{re.escape(body[i])}-{re.escape(body[i + 2])}"
+            i += 3
+        else:
+            out += re.escape(body[i])
+            i += 1
+    return out

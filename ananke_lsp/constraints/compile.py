@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NoReturn
 
 import llguidance as llg
 
@@ -114,7 +114,7 @@ def _finite(text: str) -> float:
     return value
 
 
-def _not_json(text: str) -> float:
+def _not_json(text: str) -> NoReturn:  # NaN, Infinity: Python's json reads them, llguidance does not
     raise ValueError(f"{text} is not a JSON value")
 
 

@@ -39,7 +39,7 @@ def _describe(exc: BaseException, cls: type | None) -> str:
     return str(exc) if isinstance(exc, ValueError) and str(exc) else format_exception(exc, cls)
 
 
-def valid_unicode(text: str) -> str:
+def _valid_unicode(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD: one UTF-16 unit for another, so every
     position the client sends still points at the same place."""
     try:
@@ -62,9 +62,8 @@ class AnankeProtocol(LanguageServerProtocol):
             return JsonRpcInvalidRequest("'method' must be a string")
         if "id" in data and _message_id(data) is None:
             return JsonRpcInvalidRequest("'id' must be a string or an integer")
-        known = method in self.fm.features or method in self.fm.builtin_features
-        if isinstance(method, str) and not known and self.get_message_type(method) is None:
-            return JsonRpcMethodNotFound.of(method)
+        if isinstance(method, str) and method not in self.fm.features and method not in self.fm.builtin_features:
+            return JsonRpcMethodNotFound.of(method)  # whatever its params: nothing here would read them
         cause = exc.__cause__
         if isinstance(cause, BaseValidationError):
             detail = "; ".join(transform_error(cause, format_exception=_describe))
@@ -83,10 +82,10 @@ class AnankeProtocol(LanguageServerProtocol):
             self._refuse(data, JsonRpcInvalidRequest(problem))
         else:
             if isinstance(message, types.DidOpenTextDocumentNotification):
-                message.params.text_document.text = valid_unicode(message.params.text_document.text)
+                message.params.text_document.text = _valid_unicode(message.params.text_document.text)
             elif isinstance(message, types.DidChangeTextDocumentNotification):
                 for change in message.params.content_changes:
-                    change.text = valid_unicode(change.text)
+                    change.text = _valid_unicode(change.text)
             super().handle_message(message)
 
     def _envelope_problem(self, message: Any) -> str | None:
@@ -109,5 +108,6 @@ class AnankeProtocol(LanguageServerProtocol):
             future = self._request_futures.pop(data.get("id"), None) if _message_id(data) is not None else None
             if future is not None and not future.done():
                 future.set_exception(problem)
-        elif "id" in data:  # a request: answered; a notification gets no reply
-            self._send_response(_message_id(data), error=problem.to_response_error())
+        elif "id" in data:  # a request: answered (with "id": null when its id is unusable); a notification is not
+            error = {"code": problem.code, "message": problem.message}
+            self._send_data({"jsonrpc": self.VERSION, "id": _message_id(data), "error": error})
