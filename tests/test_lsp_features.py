@@ -89,9 +89,10 @@ async def _stats(client: LanguageClient) -> dict:
 
 
 def _brackets_ok(text: str, outer: list[str]) -> bool:
-    """Independent check: what the text opens it closes; it may close ``outer`` (innermost last)."""
+    """Independent check: what the text opens it closes; it may close ``outer`` (innermost last).
+    Brackets and quotes inside a Python comment do not count."""
     pairs, stack, outer = {"(": ")", "[": "]", "{": "}"}, [], list(outer)
-    text = re.sub(r"\"([^\"\\\n]|\\.)*\"|'([^'\\\n]|\\.)*'", "", text)
+    text = re.sub(r"\"([^\"\\\n]|\\.)*\"|'([^'\\\n]|\\.)*'|#[^\n]*", "", text)  # strings, comments
     if '"' in text or "'" in text:
         return False
     for ch in text:

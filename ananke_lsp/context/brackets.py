@@ -16,7 +16,7 @@ def comment_marker(language: str) -> str:
 
 def open_brackets(prefix: str, language: str) -> list[str] | None:
     """The unclosed openers before the cursor, innermost last; None when the cursor sits inside a
-    string or the brackets do not match up (then nothing can be said about them)."""
+    string or a comment, or the brackets do not match up (then nothing can be said about them)."""
     comment = comment_marker(language)
     stack: list[str] = []
     quote: str | None = None
@@ -35,7 +35,9 @@ def open_brackets(prefix: str, language: str) -> list[str] | None:
                 return None  # an unterminated one-line string: the buffer is mid-edit
         elif prefix.startswith(comment, i):
             end = prefix.find("\n", i)
-            i = len(prefix) if end < 0 else end
+            if end < 0:
+                return None  # the completion continues a comment: brackets and quotes mean nothing
+            i = end
             continue
         elif ch in "\"'`":
             triple = prefix[i : i + 3]

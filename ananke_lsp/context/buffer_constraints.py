@@ -38,22 +38,34 @@ def indented_block(indent: str, *, first_line_started: bool) -> PyConstraintIR:
     return PyConstraintIR(name="buffer:indented-block", regex_patterns=[rf"{first}(\n({pad}{line})?)*"])
 
 
-def balanced_brackets(closable: Sequence[str]) -> PyConstraintIR:
+def balanced_brackets(closable: Sequence[str], comment: str) -> PyConstraintIR:
     """Brackets the completion opens close inside it; it may also close the brackets already open
     before the cursor (``closable``, innermost last), in order, but no other. Quotes count too:
-    a string it starts ends in it."""
-    return _balanced(tuple(closable))
+    a string it starts ends in it. After the line-comment marker ``comment`` anything goes to the
+    end of the line (an apostrophe in ``# don't`` opens nothing)."""
+    return _balanced(tuple(closable), comment)
 
 
 @_memo
-def _balanced(closable: tuple[str, ...]) -> PyConstraintIR:
+def _balanced(closable: tuple[str, ...], comment: str) -> PyConstraintIR:
+    # The comment's first character is never plain text, so it always starts a COMMENT; for a
+    # two-character marker, that character alone (the `/` of a division) is a LONE terminal.
+    lead = _lark_regex_char(comment[0])
+    lone = len(comment) > 1
     rules = [
         "start: bal" + "".join(f" ({_lark_string(PAIRS[o])} bal" for o in reversed(closable)) + ")?" * len(closable),
-        'bal: (TEXT | STRING | "(" bal ")" | "[" bal "]" | "{" bal "}")*',
-        r"TEXT: /[^()\[\]{}" + "\"'" + r"]+/",
+        f'bal: (TEXT | STRING | COMMENT{" | LONE" * lone} | "(" bal ")" | "[" bal "]" | "{{" bal "}}")*',
+        r"TEXT: /[^()\[\]{}" + "\"'" + lead + "]+/",
         r'STRING: /"([^"\\\n]|\\.)*"/ | /' + r"'([^'\\\n]|\\.)*'/",
+        "COMMENT: /" + "".join(map(_lark_regex_char, comment)) + r"[^\n]*/",
+        *([f"LONE: /{lead}/"] if lone else []),
     ]
     return PyConstraintIR(name="buffer:balanced-brackets", grammar="\n".join(rules))
+
+
+def _lark_regex_char(char: str) -> str:
+    """``char`` as a literal inside a Lark ``/regex/`` (and inside a character class)."""
+    return char if char.isalnum() else "\\" + char
 
 
 @_memo

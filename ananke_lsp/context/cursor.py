@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..types import PyConstraintIR
-from .brackets import CLOSERS, open_brackets
+from .brackets import CLOSERS, comment_marker, open_brackets
 from .buffer_constraints import balanced_brackets, indented_block, no_repeat, single_line
 
 CountTokens = Callable[[str], int]
@@ -39,7 +39,7 @@ class CursorContext:
                     if ch not in CLOSERS or closed_after >= len(stack) or CLOSERS[ch] != stack[-1 - closed_after]:
                         break
                     closed_after += 1
-                found.append(balanced_brackets(stack[: len(stack) - closed_after]))
+                found.append(balanced_brackets(stack[: len(stack) - closed_after], comment_marker(language)))
         repeat = no_repeat(self.line_after if self.single_line else self.next_line)
         if repeat is not None:
             found.append(repeat)

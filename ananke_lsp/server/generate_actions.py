@@ -50,8 +50,9 @@ class GenerateFromComment:
         if args[0] == "comment":
             line = int(args[1])  # type: ignore[call-overload]
             indent = _indent(lines[line])
+            balanced = balanced_brackets([], comment_marker(target.doc.language_id))
             nxt = next((ln for ln in lines[line + 1 :] if ln.strip()), "")
-            constraints = [indented_block(indent, first_line_started=False), balanced_brackets([])]
+            constraints = [indented_block(indent, first_line_started=False), balanced]
             repeat = no_repeat(nxt)
             first = max(0, line + 1 - target.project.settings.completion.prefix_lines)
             request = EngineRequest(

@@ -7,6 +7,7 @@ import re
 
 from lsprotocol import types
 
+from ..context.brackets import comment_marker
 from ..context.buffer_constraints import balanced_brackets, indented_block
 from ..context.python_functions import PythonFunction, function_at
 from ..engines.base import EngineRequest
@@ -64,7 +65,7 @@ class ImplementFunction:
         lines, fn = _function(target, args)
         constraints = [
             indented_block(fn.body_indent, first_line_started=False),
-            balanced_brackets([]),
+            balanced_brackets([], comment_marker("python")),
             *target.constraints("implement_function"),
         ]
         request = _continuation(target, lines, fn, constraints, target.project.settings.generation.max_tokens)
