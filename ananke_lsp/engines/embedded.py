@@ -4,6 +4,7 @@ every token. Decoding runs on one worker thread per model, so the event loop nev
 from __future__ import annotations
 
 import asyncio
+import atexit
 import codecs
 import os
 import threading
@@ -92,6 +93,9 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
             model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, logits_all=False, verbose=False
         )
         load_ms = (time.perf_counter() - start) * 1000
+        # Freed while the interpreter is whole: left to Llama.__del__ at shutdown, it calls into a
+        # half torn-down llama_cpp module and prints a traceback after every run.
+        atexit.register(llm.close)
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
         stop_ids = frozenset(t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t))
