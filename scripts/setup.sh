@@ -8,25 +8,26 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
-# llama.cpp's default build (-march=native) compiles in whatever the build CPU has, AMX included;
-# on a VM whose CPU reports AMX but cannot run it (seen here: SIGSEGV in ldtilecfg on the first
-# prompt of more than a few tokens) every generation crashes. On x86_64 the wheel is built for
-# x86-64-v3 (AVX2/FMA/F16C/BMI2) instead: it runs on any CPU of the last ten years. pip's own
-# wheel cache cannot tell builds with different flags apart, so this wheel has its own folder.
+# llama.cpp is built for this CPU (-march=native). On x86_64 that includes AMX where the CPU has
+# it (2.2x decode, 3.7x prefill measured here), and GCC 12's _tile_loadconfig tells the compiler
+# it reads 8 of the 64 bytes of the tile configuration, so the other stores are dropped as dead
+# and the first batched prompt dies in ldtilecfg (SIGSEGV). Keeping dead stores avoids that.
+# The wheel is cached per CPU (pip's own cache cannot tell builds with other flags apart).
 llama=llama-cpp-python==0.3.36
-flavor=native
-if [ "$(uname -m)" = x86_64 ]; then
-  flavor=x86-64-v3
-  export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+cpu=$( (grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || uname -m) | cksum | cut -d' ' -f1)
+flavor=native-$cpu
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+  flavor=$flavor-keep-stores
+  export CMAKE_ARGS="-DCMAKE_C_FLAGS='-fno-dse -fno-tree-dse' -DCMAKE_CXX_FLAGS='-fno-dse -fno-tree-dse'"
 fi
 wheels=${XDG_CACHE_HOME:-$HOME/.cache}/ananke-lsp/wheels/${llama/==/-}-$flavor
 if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-  echo "building $llama ($flavor) once; 5-10 minutes on 2 cores"
+  echo "building $llama for this CPU once; 5-10 minutes on 2 cores"
   "${pip[@]}" wheel --quiet --no-cache-dir --no-deps "$llama" -w "$wheels.tmp"
   rm -rf "$wheels" && mv "$wheels.tmp" "$wheels"
 fi
 wheel=$(ls "$wheels"/llama_cpp_python-*.whl)
-# A venv that holds another build of the same version (an earlier native one) gets this one.
+# A venv that holds another build of the same version (other flags, an older setup) gets this one.
 if [ "$(cat .venv/.llama-cpp-wheel 2>/dev/null)" != "$wheel" ]; then
   "${pip[@]}" install --quiet --no-deps --force-reinstall "$wheel"
   echo "$wheel" >.venv/.llama-cpp-wheel

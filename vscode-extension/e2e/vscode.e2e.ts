@@ -226,43 +226,47 @@ function statusItem(page: Page): Locator {
   return page.locator('.statusbar-item').filter({ hasText: /ananke/ }).first();
 }
 
-async function runCommand(page: Page, title: string): Promise<void> {
+/** Opens the quick input with `key`, types `text` and lets `confirm` finish; three tries, since a
+ *  keystroke sent while the workbench is busy can be lost. */
+async function quickInput(
+  page: Page,
+  key: string,
+  text: string,
+  failure: string,
+  confirm: (input: Locator) => Promise<void>,
+): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
+    await page.keyboard.press(key);
     try {
       await input.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.fill(`>${title}`);
-      const row = page.locator('.quick-input-list .monaco-list-row').filter({ hasText: title }).first();
-      await row.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.press('Enter');
+      await input.fill(text);
+      await confirm(input);
       return;
     } catch (error) {
       if (attempt >= 3) {
-        throw new Error(`command "${title}" not found in the command palette: ${describe(error)}`);
+        throw new Error(`${failure}: ${describe(error)}`);
       }
     }
   }
 }
 
+const listRow = (page: Page, text: string) =>
+  page.locator('.quick-input-list .monaco-list-row').filter({ hasText: text }).first();
+
+async function runCommand(page: Page, title: string): Promise<void> {
+  await quickInput(page, 'F1', `>${title}`, `command "${title}" not found in the command palette`, async (input) => {
+    await listRow(page, title).waitFor({ state: 'visible', timeout: 10_000 });
+    await input.press('Enter');
+  });
+}
+
 async function goToLine(page: Page, line: number, column = 1): Promise<void> {
-  const input = page.locator('.quick-input-widget input');
-  for (let attempt = 1; ; attempt++) {
-    await page.keyboard.press('Control+G');
-    try {
-      await input.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.fill(`:${line}:${column}`);
-      await input.press('Enter');
-      await input.waitFor({ state: 'hidden', timeout: 10_000 });
-      return;
-    } catch (error) {
-      await page.keyboard.press('Escape');
-      if (attempt >= 3) {
-        throw new Error(`could not go to line ${line}: ${describe(error)}`);
-      }
-    }
-  }
+  await quickInput(page, 'Control+G', `:${line}:${column}`, `could not go to line ${line}`, async (input) => {
+    await input.press('Enter');
+    await input.waitFor({ state: 'hidden', timeout: 10_000 });
+  });
 }
 
 const readFile = () => fs.readFileSync(GEOMETRY, 'utf8');
@@ -275,27 +279,11 @@ const lineIndex = (lines: string[], prefix: string, from = 0) => {
 };
 
 async function openGeometry(page: Page): Promise<void> {
-  const input = page.locator('.quick-input-widget input');
-  for (let attempt = 1; ; attempt++) {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('Control+P');
-    try {
-      await input.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.fill('geometry.py');
-      await page
-        .locator('.quick-input-list .monaco-list-row')
-        .filter({ hasText: 'geometry.py' })
-        .first()
-        .waitFor({ timeout: 15_000 });
-      await input.press('Enter');
-      await page.locator('.tab.active').filter({ hasText: 'geometry.py' }).waitFor({ timeout: 15_000 });
-      return;
-    } catch (error) {
-      if (attempt >= 3) {
-        throw new Error(`could not open geometry.py: ${describe(error)}`);
-      }
-    }
-  }
+  await quickInput(page, 'Control+P', 'geometry.py', 'could not open geometry.py', async (input) => {
+    await listRow(page, 'geometry.py').waitFor({ timeout: 15_000 });
+    await input.press('Enter');
+    await page.locator('.tab.active').filter({ hasText: 'geometry.py' }).waitFor({ timeout: 15_000 });
+  });
 }
 
 async function inlineCompletion(page: Page): Promise<void> {
