@@ -40,7 +40,7 @@ class LoadedModel:
     load_ms: float
     chat_format: Callable[[str, str], str] | None
     fim: tuple[str, str, str] | None
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ananke-decode"))
+    executor: ThreadPoolExecutor  # the one thread that loaded the model and runs all its compute
     mask_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ananke-mask"))
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
 
@@ -88,10 +88,20 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
             raise EngineError(
                 f"the embedded engine needs llama-cpp-python ({exc}): pip install 'ananke-lsp[embedded]'"
             ) from None
+        # Loaded on the thread that will decode: llama.cpp's OpenMP team belongs to the thread
+        # that starts it, and loading already starts one (AMX repacks the weights in parallel). A
+        # second team from another thread oversubscribes the cores, libgomp stops spinning, and
+        # decoding fell from 180 to 24 tok/s here.
+        executor = ThreadPoolExecutor(1, "ananke-decode")
         start = time.perf_counter()
-        llm = llama_cpp.Llama(
-            model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, logits_all=False, verbose=False
-        )
+        llm = executor.submit(
+            llama_cpp.Llama,
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=os.cpu_count() or 1,
+            logits_all=False,
+            verbose=False,
+        ).result()
         load_ms = (time.perf_counter() - start) * 1000
         # Freed while the interpreter is whole: left to Llama.__del__ at shutdown, it calls into a
         # half torn-down llama_cpp module and prints a traceback after every run.
@@ -103,7 +113,7 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
             warnings.simplefilter("ignore", DeprecationWarning)
             tokenizer = lltokenizer_from_vocab(vocab, eos_token=sorted(stop_ids))
         loaded = LoadedModel(
-            path, llm, tokenizer, n_vocab, n_ctx, stop_ids, load_ms, _chat_formatter(llm), _fim_markers(llm)
+            path, llm, tokenizer, n_vocab, n_ctx, stop_ids, load_ms, _chat_formatter(llm), _fim_markers(llm), executor
         )
         _MODELS[key] = loaded
         return loaded
