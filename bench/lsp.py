@@ -13,6 +13,8 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from bench.settle import ms_until_still
+
 HERE = Path(__file__).resolve().parent
 REQUESTS = 600
 SOURCE = "import math\n\n\ndef area(r):\n    return math.pi * r * r\n\n\nvalue = area("
@@ -115,18 +117,16 @@ async def _burst_and_cancel(root: Path) -> tuple[int, float]:
     [msg_id] = [i for i, f in client.protocol._request_futures.items() if f is future]
     await asyncio.sleep(1.0)
     client.protocol.notify("$/cancelRequest", types.CancelParams(id=msg_id))
-    cancelled = time.monotonic()
-    last, since = (await _stats(client))["engine_tokens_decoded"], time.monotonic()
-    while time.monotonic() - since < 0.5:
-        await asyncio.sleep(0.01)
-        now = (await _stats(client))["engine_tokens_decoded"]
-        if now != last:
-            last, since = now, time.monotonic()
+
+    async def decoded() -> int:
+        return (await _stats(client))["engine_tokens_decoded"]
+
+    cancel_ms, _ = await ms_until_still(decoded, time.monotonic())
     client.protocol._request_futures.pop(msg_id, None)
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
-    return burst, (since - cancelled) * 1000
+    return burst, cancel_ms
 
 
 async def measure() -> str:

@@ -1,15 +1,18 @@
-"""Service figures: the same generation through `ananke serve` over HTTP vs in-process, and the
-time to the first streamed token."""
+"""Service figures: the same generation through `ananke serve` over HTTP vs in-process, the
+time to the first streamed token, and how soon a client that disconnects stops the engine."""
 
 from __future__ import annotations
 
 import statistics
 import time
 
+import httpx
+
 from ananke_lsp.engines.base import EngineRequest, EngineResult
 from ananke_lsp.engines.embedded import EmbeddedEngine
 from ananke_lsp.engines.service import ServiceEngine
 from ananke_lsp.types import PyConstraintIR, PyModalConfig
+from bench.settle import ms_until_still
 from tests.servers import ananke_serve
 
 RUNS = 10
@@ -38,6 +41,33 @@ async def _timed(engine: object, request: EngineRequest) -> tuple[float, float, 
     return (done - started) * 1000, ((first or done) - started) * 1000, result.tokens_generated
 
 
+ENDLESS = {  # far more than it is given time for: only the disconnect ends it
+    "prompt": "Write a story.",
+    "max_tokens": 3000,
+    "temperature": 0.0,
+    "constraints": [{"name": "long", "regex_patterns": ["[a-z ]{6000}"]}],
+    "stream": True,
+}
+
+
+async def _disconnect(url: str) -> tuple[float, int]:
+    """Stream, hang up after 5 deltas: (ms until the engine's last token, tokens it decoded after)."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+
+        async def decoded() -> int:
+            return (await http.get("/v1/stats")).json()["engine_tokens_decoded"]
+
+        async with http.stream("POST", "/v1/generate", json=ENDLESS) as response:
+            deltas = 0
+            async for line in response.aiter_lines():
+                deltas += line.startswith("event: delta")
+                if deltas == 5:
+                    at_close = await decoded()
+                    break
+        stopped_ms, final = await ms_until_still(decoded, time.monotonic())
+    return stopped_ms, final - at_close
+
+
 async def measure() -> str:
     from ananke_lsp.constraints import compile_constraints
 
@@ -58,6 +88,7 @@ async def measure() -> str:
             ttft_here.append((await _timed(local, REQUEST.model_copy()))[1])
             ttft_there.append((await _timed(remote, REQUEST))[1])
         await remote.aclose()
+        stops = [await _disconnect(url) for _ in range(5)]
     h, t = statistics.median(here), statistics.median(there)
     rows = [
         "| figure | value |",
@@ -66,5 +97,8 @@ async def measure() -> str:
         f"{t:.1f} ms / {h:.1f} ms = {t / h:.3f}x |",
         f"| time to first streamed token: HTTP (SSE) vs in-process | "
         f"{statistics.median(ttft_there):.1f} ms / {statistics.median(ttft_here):.1f} ms |",
+        f"| a streaming client disconnects: to the engine's last token (median of {len(stops)}) | "
+        f"{statistics.median(ms for ms, _ in stops):.0f} ms, {statistics.median(n for _, n in stops):.0f} tokens "
+        "after the hang-up (some were decoded before it was seen) |",
     ]
     return "## Service (`ananke serve` on 127.0.0.1)\n\n" + "\n".join(rows)
