@@ -12,7 +12,7 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import llguidance as llg
@@ -22,7 +22,7 @@ from ..constraints import CompiledConstraints
 from ..constraints.closing import Closer
 from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, collect
 from .model_files import resolve_model_path
-from .sampling import NextMask, sample
+from .sampling import TokenGate, sample
 
 _Emit = Callable[[object], None]
 
@@ -41,7 +41,6 @@ class LoadedModel:
     chat_format: Callable[[str, str], str] | None
     fim: tuple[str, str, str] | None
     executor: ThreadPoolExecutor  # the one thread that loaded the model and runs all its compute
-    mask_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ananke-mask"))
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
 
     @property
@@ -250,8 +249,7 @@ def _decode(
     import llama_cpp
 
     matchers, compile_ms = compiled.matchers(loaded.tokenizer) if compiled else ([], 0.0)  # type: ignore[arg-type]
-    # An early exit may leave a mask computing; it only touches this request's own matchers.
-    mask = NextMask(matchers, loaded.n_vocab, loaded.mask_pool) if matchers else None
+    gate = TokenGate(matchers, loaded.n_vocab, loaded.stop_ids) if matchers else None
     llm = loaded.llm
     started = time.perf_counter()
     prompt = llm.tokenize(_prompt_text(loaded, request).encode(), add_bos=True, special=True)  # type: ignore[attr-defined]
@@ -260,8 +258,6 @@ def _decode(
         raise EngineError(f"prompt is {len(prompt)} tokens; the model context holds {loaded.n_ctx}")
     max_tokens = min(request.max_tokens, room)
     reused = _reuse_prefix(llm, prompt)
-    if mask is not None:
-        mask.start()  # the first mask while the prompt is evaluated
     llm.eval(prompt[reused:])  # type: ignore[attr-defined]
     prefill_ms = (time.perf_counter() - started) * 1000
 
@@ -280,10 +276,6 @@ def _decode(
         if cancel.is_set():
             finish = "cancelled"
             break
-        penalty = mask.result() if mask is not None else None
-        if mask is not None and penalty is None:
-            finish = "constraint_conflict"  # the constraints leave no token
-            break
         remaining = max_tokens - generated
         if closer is not None and remaining <= check_at:
             found = _closing(loaded, closer, matchers)
@@ -298,9 +290,13 @@ def _decode(
                 check_at = len(found) + CLOSING_MARGIN + 3
         # llama.cpp's own logits buffer: masked in place, it is overwritten by the next eval
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(loaded.n_vocab,))  # type: ignore[attr-defined]
-        if penalty is not None:
-            logits += penalty
-        token = sample(logits, request.temperature, request.top_p, rng)
+        if gate is None:
+            token = sample(logits, request.temperature, request.top_p, rng)
+        elif (allowed := gate.next_token(logits, request.temperature, request.top_p, rng)) is not None:
+            token = allowed
+        else:
+            finish = "constraint_conflict"  # the constraints leave no token
+            break
         if token in loaded.stop_ids:
             finish = "stop"
             break
@@ -325,8 +321,6 @@ def _decode(
         if matchers and all(m.is_stopped() for m in matchers):
             finish = "stop"  # the constraints admit nothing more
             break
-        if mask is not None:
-            mask.start()  # the next mask while the model evaluates this token
         llm.eval([token])  # type: ignore[attr-defined]
     for token in closing:  # validated against every matcher by _closing
         for matcher in matchers:
@@ -345,7 +339,7 @@ def _decode(
         prefill_ms=prefill_ms,
         decode_ms=(time.perf_counter() - decode_start) * 1000,
         compile_ms=compile_ms,
-        mask_us_total=mask.compute_us if mask is not None else 0.0,
+        mask_us_total=gate.enforce_us if gate is not None else 0.0,
         model=loaded.name,
         engine=EmbeddedEngine.name,
         enforced=sorted({p.constraint for p in compiled.parts}) if compiled else [],
