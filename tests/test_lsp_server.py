@@ -242,3 +242,46 @@ async def test_the_local_model_loads_in_the_background_once_the_editor_connects(
         assert stats["result"]["engine_requests"] == 0
     finally:
         await client.close()
+
+
+async def test_answers_written_while_the_model_loads_reach_the_editor(tmp_path: Path):
+    # llama-cpp-python, when not verbose, points fds 1 and 2 at /dev/null while it loads a model:
+    # an answer written to stdout in that window was lost and the editor waited forever (seen in
+    # VS Code: requests sent as the file opened were never answered). What VS Code sends on
+    # opening a file, while the model loads: a code action request, an inline completion, both
+    # cancelled, another inline completion, cancelled. Every one must be answered. The window is
+    # a matter of timing: several fresh servers (without the fix about half of them lose one).
+    project = tmp_path / "p"
+    project.mkdir()
+    source = "import math\n\n\ndef area(r):\n    return math.pi * r * r\n\n\n"
+    for _ in range(4):
+        client = await RawLspClient.start(project)
+        try:
+            uri = client.open(project / "shapes.py", source)
+            here = {"line": 7, "character": 0}
+            span = {"start": here, "end": here}
+            sent = [
+                client.send(
+                    "textDocument/codeAction",
+                    {"textDocument": {"uri": uri}, "range": span, "context": {"diagnostics": []}},
+                ),
+                client.send(
+                    "textDocument/inlineCompletion",
+                    {"textDocument": {"uri": uri}, "position": here, "context": {"triggerKind": 2}},
+                ),
+            ]
+            await asyncio.sleep(0.08)
+            for request_id in sent:
+                client.notify("$/cancelRequest", {"id": request_id})
+            sent.append(
+                client.send(
+                    "textDocument/inlineCompletion",
+                    {"textDocument": {"uri": uri}, "position": here, "context": {"triggerKind": 2}},
+                )
+            )
+            await asyncio.sleep(0.06)
+            client.notify("$/cancelRequest", {"id": sent[-1]})
+            for request_id in sent:
+                await client.answer(request_id, timeout=15)
+        finally:
+            await client.close()

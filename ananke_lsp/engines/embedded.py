@@ -6,6 +6,11 @@ from __future__ import annotations
 import asyncio
 import atexit
 import codecs
+import contextlib
+import ctypes
+import functools
+import io
+import logging
 import os
 import threading
 import time
@@ -25,6 +30,7 @@ from .model_files import resolve_model_path
 from .sampling import TokenGate, sample
 
 _Emit = Callable[[object], None]
+log = logging.getLogger("ananke_lsp.llama_cpp")
 
 
 @dataclass
@@ -93,14 +99,20 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
         # decoding fell from 180 to 24 tok/s here.
         executor = ThreadPoolExecutor(1, "ananke-decode")
         start = time.perf_counter()
-        llm = executor.submit(
-            llama_cpp.Llama,
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=os.cpu_count() or 1,
-            logits_all=False,
-            verbose=False,
-        ).result()
+        # verbose=True: with False, llama-cpp-python points the process's fds 1 and 2 at
+        # /dev/null while it loads, and every LSP answer written to stdout meanwhile was lost
+        # (the editor waited forever). Its chatter goes to the debug log instead.
+        _route_llama_logs(llama_cpp)
+        with contextlib.redirect_stderr(io.StringIO()) as chatter:
+            llm = executor.submit(
+                llama_cpp.Llama,
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=os.cpu_count() or 1,
+                logits_all=False,
+                verbose=True,
+            ).result()
+        log.debug("llama-cpp-python loading %s: %s", path.name, chatter.getvalue())
         load_ms = (time.perf_counter() - start) * 1000
         # Freed while the interpreter is whole: left to Llama.__del__ at shutdown, it calls into a
         # half torn-down llama_cpp module and prints a traceback after every run.
@@ -116,6 +128,19 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
         )
         _MODELS[key] = loaded
         return loaded
+
+
+@functools.cache
+def _route_llama_logs(llama_cpp: object) -> object:
+    """llama.cpp's own log lines to the debug log (not to stderr), installed once; the callback
+    is returned so that the cache keeps it alive as long as llama.cpp may call it."""
+
+    @llama_cpp.llama_log_callback  # type: ignore[attr-defined]
+    def forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        log.debug("%s", text.decode("utf-8", "replace").rstrip("\n"))
+
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))  # type: ignore[attr-defined]
+    return forward
 
 
 class EmbeddedEngine:

@@ -108,6 +108,10 @@ function codeServerArgs(...args: string[]): string[] {
     path.join(WORK, 'extensions'),
     '--disable-telemetry',
     '--disable-update-check',
+    // Every log at trace: the ananke channel then holds the LSP traffic (ananke.trace.server), so
+    // a failed run shows what was asked and answered.
+    '--log',
+    'trace',
     ...args,
   ];
 }
@@ -131,7 +135,8 @@ function prepare(): void {
   }
   writeMachineSettings({ 'ananke.server.path': SERVER });
   const settings = {
-    'ananke.logLevel': 'info',
+    'ananke.logLevel': 'debug',
+    'ananke.trace.server': 'verbose',
     // A quiet, predictable workbench: no welcome page, no AI features of VS Code's own, no
     // suggest widget competing for Tab, exactly the typed characters, files saved as edited.
     'workbench.startupEditor': 'none',
