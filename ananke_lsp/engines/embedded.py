@@ -31,6 +31,7 @@ from .sampling import TokenGate, sample
 
 _Emit = Callable[[object], None]
 log = logging.getLogger("ananke_lsp.llama_cpp")
+_GGML_LOG_WARN, _GGML_LOG_ERROR = 3, 4  # ggml.h ggml_log_level (llama-cpp-python's own table is older)
 
 
 @dataclass
@@ -132,12 +133,14 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
 
 @functools.cache
 def _route_llama_logs(llama_cpp: object) -> object:
-    """llama.cpp's own log lines to the debug log (not to stderr), installed once; the callback
-    is returned so that the cache keeps it alive as long as llama.cpp may call it."""
+    """llama.cpp's warnings and errors to our log (not to stderr); its info and debug lines,
+    thousands per model load and more per batch, are dropped. Installed once; the callback is
+    returned so that the cache keeps it alive as long as llama.cpp may call it."""
 
     @llama_cpp.llama_log_callback  # type: ignore[attr-defined]
     def forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        log.debug("%s", text.decode("utf-8", "replace").rstrip("\n"))
+        if level in (_GGML_LOG_WARN, _GGML_LOG_ERROR):
+            log.warning("llama.cpp: %s", text.decode("utf-8", "replace").rstrip("\n"))
 
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))  # type: ignore[attr-defined]
     return forward
