@@ -13,7 +13,7 @@ from ananke_lsp.engines.embedded import EmbeddedEngine
 from ananke_lsp.engines.service import ServiceEngine
 from ananke_lsp.types import PyConstraintIR, PyModalConfig
 from bench.settle import ms_until_still
-from tests.servers import ananke_serve
+from tests.servers import ENDLESS, ananke_serve
 
 RUNS = 10
 # Exactly 32 tokens' worth of letters is not guaranteed; a fixed prompt at temperature 0 gives
@@ -41,15 +41,6 @@ async def _timed(engine: object, request: EngineRequest) -> tuple[float, float, 
     return (done - started) * 1000, ((first or done) - started) * 1000, result.tokens_generated
 
 
-ENDLESS = {  # far more than it is given time for: only the disconnect ends it
-    "prompt": "Write a story.",
-    "max_tokens": 3000,
-    "temperature": 0.0,
-    "constraints": [{"name": "long", "regex_patterns": ["[a-z ]{6000}"]}],
-    "stream": True,
-}
-
-
 async def _disconnect(url: str) -> tuple[float, int]:
     """Stream, hang up after 5 deltas: (ms until the engine's last token, tokens it decoded after)."""
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
@@ -57,7 +48,7 @@ async def _disconnect(url: str) -> tuple[float, int]:
         async def decoded() -> int:
             return (await http.get("/v1/stats")).json()["engine_tokens_decoded"]
 
-        async with http.stream("POST", "/v1/generate", json=ENDLESS) as response:
+        async with http.stream("POST", "/v1/generate", json={**ENDLESS, "stream": True}) as response:
             deltas = 0
             async for line in response.aiter_lines():
                 deltas += line.startswith("event: delta")

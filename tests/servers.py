@@ -15,6 +15,14 @@ from collections.abc import Iterator
 import httpx
 import uvicorn
 
+# A generation far longer than anyone waits for: only a disconnect or a cancel ends it.
+ENDLESS = {
+    "prompt": "Write a story.",
+    "max_tokens": 3000,
+    "temperature": 0.0,
+    "constraints": [{"name": "long", "regex_patterns": ["[a-z ]{6000}"]}],
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -12,7 +12,7 @@ import pytest
 
 from ananke_lsp import Ananke, PyConstraintIR, PyGenerationRequest
 
-from .servers import ananke_serve
+from .servers import ENDLESS, ananke_serve
 
 TOKEN = "test-token-7f3a"
 SCHEMA = {
@@ -109,14 +109,6 @@ def _settle(url: str, closed_at: float) -> tuple[float, int]:
 
 
 # The constraint admits no early end: without the disconnect this decodes 3000 tokens (~20 s).
-ENDLESS = {
-    "prompt": "Write a story.",
-    "max_tokens": 3000,
-    "temperature": 0.0,
-    "constraints": [{"name": "long", "regex_patterns": ["[a-z ]{6000}"]}],
-}
-
-
 def test_disconnecting_a_stream_stops_generation(service: str):
     with httpx.stream("POST", f"{service}/v1/generate", json={**ENDLESS, "stream": True}, timeout=60) as response:
         deltas = 0

@@ -318,11 +318,9 @@ def _decode(
                 check_at = len(found) + CLOSING_MARGIN + 3
         # llama.cpp's own logits buffer: masked in place, it is overwritten by the next eval
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(loaded.n_vocab,))  # type: ignore[attr-defined]
-        if gate is None:
-            token = sample(logits, request.temperature, request.top_p, rng)
-        elif (allowed := gate.next_token(logits, request.temperature, request.top_p, rng)) is not None:
-            token = allowed
-        else:
+        sampler = sample if gate is None else gate.next_token
+        token = sampler(logits, request.temperature, request.top_p, rng)
+        if token is None:
             finish = "constraint_conflict"  # the constraints leave no token
             break
         if token in loaded.stop_ids:
