@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import llguidance as llg
 
 from .compile import ConstraintPart
+from .deep_stack import on_deep_stack
 from .validate import byte_tokenizer
 
 # Closers first, then other punctuation (ends a word or a number), then the rest.
@@ -25,7 +26,7 @@ _MAX_NODES = 400
 
 @functools.lru_cache(maxsize=256)
 def _prototype(grammar: str) -> llg.LLMatcher:
-    return llg.LLMatcher(byte_tokenizer(), grammar, log_level=0)
+    return on_deep_stack(lambda: llg.LLMatcher(byte_tokenizer(), grammar, log_level=0))
 
 
 class Closer:

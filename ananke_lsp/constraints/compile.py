@@ -20,6 +20,7 @@ import llguidance as llg
 
 from ..types import PyConstraintIR
 from .closed_objects import closed_objects
+from .deep_stack import on_deep_stack
 
 HASH_VERSION = "ananke-constraints/2"  # 2: objects closed for generation (closed_objects)
 # Compact JSON when generating: a small model left free to emit whitespace can pad forever.
@@ -31,6 +32,9 @@ PartKind = Literal["json_schema", "grammar", "regex"]
 # Deeper schemas fail inside llguidance anyway (from ~130 levels); the compile steps before it
 # recurse per level, so the limit is checked first, with a message that says what is wrong.
 MAX_SCHEMA_DEPTH = 128
+# One constraint's schema + grammar + regexes. Bounds what reaches llguidance, whose compile
+# recursion is sized for it (deep_stack.py); the service and project files may lower it.
+MAX_CONSTRAINT_BYTES = 256 << 10
 
 
 class ConstraintError(RuntimeError):
@@ -78,7 +82,7 @@ class CompiledConstraints:
             built_ms = 0.0
             if protos is None:
                 start = time.perf_counter()
-                protos = [_matcher(tokenizer, p) for p in self.parts]
+                protos = on_deep_stack(lambda: [_matcher(tokenizer, p) for p in self.parts])
                 built_ms = (time.perf_counter() - start) * 1000
                 self._matchers[id(tokenizer)] = protos
             return [m.deep_copy() for m in protos], built_ms
@@ -139,8 +143,18 @@ def _check_schema_value(constraint: str, schema: object) -> None:
             stack.extend((item, depth + 1) for item in value)
 
 
+def constraint_bytes(constraint: PyConstraintIR) -> int:
+    """UTF-8 size of what one constraint hands to llguidance."""
+    texts = [constraint.json_schema or "", constraint.grammar or "", *constraint.regex_patterns]
+    return sum(len(t.encode(errors="surrogatepass")) for t in texts)
+
+
 def _normalized(constraint: PyConstraintIR) -> dict[str, object]:
     name = constraint.name
+    size = constraint_bytes(constraint)
+    if size > MAX_CONSTRAINT_BYTES:
+        reason = f"it is {size} bytes; a constraint may hold at most {MAX_CONSTRAINT_BYTES}"
+        raise ConstraintError(name, "constraint", reason)
     schema: object = None
     if constraint.json_schema is not None:
         text = _unicode(name, "json_schema", constraint.json_schema)
@@ -269,6 +283,10 @@ def compile_constraints(
 ) -> CompiledConstraints:
     """Compile and validate every constraint; raise ``ConstraintError`` naming the first bad one.
     With the model's ``tokenizer`` the matchers for it are built right away (and reused)."""
+    return on_deep_stack(lambda: _compile(constraints, tokenizer))
+
+
+def _compile(constraints: Sequence[PyConstraintIR], tokenizer: llg.LLTokenizer | None) -> CompiledConstraints:
     start = time.perf_counter()
     names = [c.name for c in constraints]
     duplicate = next((n for n in names if names.count(n) > 1), None)

@@ -12,6 +12,7 @@ import llguidance as llg
 
 from ..types import PyValidationResult
 from .compile import CompiledConstraints, ConstraintPart, short_reason
+from .deep_stack import on_deep_stack
 
 _EOS = 256
 
@@ -34,7 +35,7 @@ def byte_tokenizer() -> llg.LLTokenizer:
 @functools.lru_cache(maxsize=512)
 def _prototype(check_grammar: str) -> llg.LLMatcher:
     # building a matcher costs ~0.3 ms; a deep copy of a built one a few µs
-    return llg.LLMatcher(byte_tokenizer(), check_grammar, log_level=0)
+    return on_deep_stack(lambda: llg.LLMatcher(byte_tokenizer(), check_grammar, log_level=0))
 
 
 def _utf8(text: str) -> bytes:
