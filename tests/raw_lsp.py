@@ -61,8 +61,12 @@ class RawLspClient:
 
     def write(self, body: bytes) -> None:
         """One framed message, whatever its body."""
+        self.write_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def write_raw(self, data: bytes) -> None:
+        """Bytes as they are: a frame with any header, or none."""
         assert self.process.stdin is not None
-        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.process.stdin.write(data)
 
     def notify(self, method: str, params: object) -> None:
         self.write(json.dumps({"jsonrpc": "2.0", "method": method, "params": params}).encode())
@@ -92,15 +96,17 @@ class RawLspClient:
         """All the server has said on stdout, as text."""
         return json.dumps([self.answers, self.notifications])
 
-    def rss_mb(self) -> float:
+    def rss_mb(self, field: str = "VmRSS") -> float:
+        """Resident memory now, or at its peak with ``field="VmHWM"``."""
         status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith(f"{field}:"))) / 1024
 
     async def close(self) -> None:
         with contextlib.suppress(TimeoutError, ConnectionError):
-            await self.request("shutdown", None, timeout=10)
-            self.notify("exit", None)
-            await asyncio.wait_for(self.process.wait(), 10)
+            if self.process.returncode is None:  # a test may have ended the session itself
+                await self.request("shutdown", None, timeout=10)
+                self.notify("exit", None)
+                await asyncio.wait_for(self.process.wait(), 10)
         if self.process.returncode is None:
             self.process.kill()
             await self.process.wait()

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -21,6 +22,7 @@ from ..config import ProjectConfig
 from ..constraints import ConstraintCache
 from ..engines.base import Engine, EngineError, EngineRequest
 from ..types import DEFAULT_MODEL, PyGenerationContext, PyModalConfig
+from . import transport
 from .logs import EngineFailures
 from .project_configs import ProjectConfigs
 from .protocol import AnankeProtocol
@@ -98,6 +100,12 @@ class AnankeServer(LanguageServer):
         self._located: dict[str, tuple[Path | None, Path | None]] = {}
         self._located_for: tuple[object, ...] = ()
         self._background: set[asyncio.Task[None]] = set()
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        transport.run_stdio(self, stdin, stdout)
+
+    def start_tcp(self, host: str, port: int) -> None:
+        transport.run_tcp(self, host, port)
 
     def apply_settings(self, raw: object) -> None:
         """Editor settings from initializationOptions or workspace/configuration; a bad value is

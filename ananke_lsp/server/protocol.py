@@ -1,23 +1,37 @@
 """JSON-RPC input that pygls cannot use still gets an answer. pygls drops a request whose params do
-not fit its method, or whose envelope is malformed, without replying (the editor waits forever);
-here each gets the JSON-RPC error that says why. Document text with lone surrogates (valid in a
-JSON escape, not in UTF-8, so no engine can take it) is made valid where it enters."""
+not fit its method, whose envelope is malformed, or that comes after ``shutdown``, without
+replying (the editor waits forever); here each gets the JSON-RPC error that says why. A handler's
+failure is answered with its message alone: pygls sends any exception's traceback to the editor.
+Document text with lone surrogates (valid in a JSON escape, not in UTF-8, so no engine can take
+it) is made valid where it enters."""
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
+from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import attrs
 from cattrs import BaseValidationError, transform_error
 from cattrs.v import format_exception
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcMethodNotFound
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcMethodNotFound,
+    JsonRpcParseError,
+)
 from pygls.protocol import LanguageServerProtocol
 
 log = logging.getLogger("ananke_lsp.server")
 _MAX_DETAIL = 500
+_AFTER_SHUTDOWN = "the server is shutting down: after 'shutdown' only 'exit' is accepted"
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 class _Unusable(dict[str, Any]):
@@ -34,6 +48,12 @@ def _message_id(data: Mapping[str, Any]) -> int | str | None:
     return msg_id if isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool) else None
 
 
+def _id_and_method(message: Any) -> tuple[object, object]:
+    if isinstance(message, Mapping):
+        return message.get("id"), message.get("method")
+    return getattr(message, "id", None), getattr(message, "method", None)
+
+
 def _describe(exc: BaseException, cls: type | None) -> str:
     # lsprotocol's validators say what is wrong ("Position.line should be in range ..."): keep it
     return str(exc) if isinstance(exc, ValueError) and str(exc) else format_exception(exc, cls)
@@ -47,6 +67,33 @@ def _valid_unicode(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:_MAX_DETAIL]
+
+
+def _meant_for_the_user(exc: BaseException) -> bool:
+    """An error ananke raises on purpose: one of its own classes (engine, config, constraint,
+    model errors), or a ``ValueError`` raised by its own code (a position outside the document,
+    an action that no longer applies). Anything else is a bug, or the OS saying no."""
+    if any(cls.__module__.startswith(f"{_PACKAGE.name}.") for cls in type(exc).__mro__):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    return isinstance(exc, ValueError) and bool(frames) and Path(frames[-1].filename).is_relative_to(_PACKAGE)
+
+
+def _failure_answer(exc: BaseException, what: str) -> JsonRpcException:
+    """The error a failed request is answered with: a message, never a traceback (that goes to
+    the log when the failure was not meant)."""
+    if isinstance(exc, JsonRpcException):
+        log.info("%s failed: %s", what, exc.message)
+        return exc
+    if _meant_for_the_user(exc):
+        log.warning("%s failed: %s", what, exc)
+        return JsonRpcException(message=_one_line(str(exc)), code=types.LSPErrorCodes.RequestFailed.value)
+    log.error("%s failed unexpectedly", what, exc_info=exc)
+    return JsonRpcInternalError(_one_line(f"internal error, details in the server's log: {type(exc).__name__}: {exc}"))
 
 
 class AnankeProtocol(LanguageServerProtocol):
@@ -72,7 +119,10 @@ class AnankeProtocol(LanguageServerProtocol):
         return JsonRpcInvalidParams(f"invalid params for {method}: {detail[:_MAX_DETAIL]}")
 
     def handle_message(self, message: Any) -> None:
-        if isinstance(message, _Unusable):
+        msg_id, method = _id_and_method(message)
+        if self._shutdown and msg_id is not None and method not in (None, types.EXIT):
+            self._refuse({"id": msg_id, "method": method}, JsonRpcInvalidRequest(_AFTER_SHUTDOWN))
+        elif isinstance(message, _Unusable):
             self._refuse(message, message.problem)
         elif not attrs.has(type(message)):  # JSON that is no JSON-RPC message: a list, a number, no "jsonrpc"
             data = message if isinstance(message, Mapping) else {}
@@ -109,5 +159,27 @@ class AnankeProtocol(LanguageServerProtocol):
             if future is not None and not future.done():
                 future.set_exception(problem)
         elif "id" in data:  # a request: answered (with "id": null when its id is unusable); a notification is not
-            error = {"code": problem.code, "message": problem.message}
-            self._send_data({"jsonrpc": self.VERSION, "id": _message_id(data), "error": error})
+            self._answer_error(_message_id(data), problem)
+
+    def refuse_unreadable(self, reason: str) -> None:
+        """A frame that held no message: JSON-RPC's parse error, which has no id to answer."""
+        log.warning("unreadable JSON-RPC input: %s", reason)
+        self._answer_error(None, JsonRpcParseError(reason))
+
+    def _answer_error(self, msg_id: int | str | None, problem: JsonRpcException) -> None:
+        error = {"code": problem.code, "message": problem.message}
+        self._send_data({"jsonrpc": self.VERSION, "id": msg_id, "error": error})
+
+    def _send_handler_result(self, future: Future[Any], *, msg_id: int | str) -> None:
+        failure = None if future.cancelled() else future.exception()
+        if failure is None:
+            super()._send_handler_result(future, msg_id=msg_id)
+            return
+        self._request_futures.pop(msg_id, None)
+        self._answer_error(msg_id, _failure_answer(failure, f"request {msg_id!r}"))
+
+    def _check_handler_result(self, future: Future[Any]) -> None:
+        failure = None if future.cancelled() else future.exception()
+        if failure is not None:
+            _failure_answer(failure, "a notification")  # for its log line: pygls shows the editor the message
+        super()._check_handler_result(future)
