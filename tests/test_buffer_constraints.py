@@ -4,12 +4,16 @@ comment."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ananke_lsp.constraints.compile import compile_constraints
 from ananke_lsp.constraints.validate import validate_text
 from ananke_lsp.context.brackets import open_brackets
-from ananke_lsp.context.buffer_constraints import balanced_brackets
+from ananke_lsp.context.buffer_constraints import NO_REPEAT_CHARS, balanced_brackets, indented_block, no_repeat
 from ananke_lsp.context.cursor import cursor_context
 
 
@@ -44,3 +48,67 @@ def test_a_cursor_inside_a_comment_asks_for_no_bracket_constraint():
     context = cursor_context("values = f(1,  # don't", 22, 10, 10)
     names = [c.name for c in context.constraints("python")]
     assert "buffer:balanced-brackets" not in names and "buffer:single-line" in names
+
+
+# -- text from the buffer never changes a constraint's structure --------------------------------
+
+# Unicode White_Space: what `\s` means to llguidance (Python's `\s` also takes \x1c-\x1f)
+_WHITE_SPACE = "[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_SPECIAL = [*"/\\\"'`\n\r\t\v\f #~&|()[]{}.*+?^$-<>%@!=,:;", "//", "/*", "*/", "\\n", "\\/", "(?s:.*)", "\\x{2F}"]
+suffixes = st.one_of(
+    st.lists(st.one_of(st.characters(), st.sampled_from(_SPECIAL)), min_size=1, max_size=12).map("".join),
+    st.sampled_from(
+        ["// note", "https://example.com/a/b?q=1#frag", "a / b", "x = y // 2", "/", "\\", "'\"", "é中😀 /x/", ".*"]
+    ),
+)
+
+
+def _verdicts(constraint, texts: list[str]) -> list[bool]:
+    compiled = compile_constraints([constraint])
+    return [validate_text(t, compiled).all_satisfied for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("following", "fresh", "retyped"),
+    [
+        ("// sum of the values", "total = 0", "total = 0  // sum of the values"),  # an empty line above a comment
+        ("https://example.com/docs/", "see ", "see https://example.com/docs/"),  # a URL after the cursor
+        ("a / b)", "(", "(a / b)"),  # division
+        ("path\\to\\file", "x", "x path\\to\\file"),
+    ],
+)
+def test_no_repeat_survives_slashes_and_backslashes(following: str, fresh: str, retyped: str):
+    assert _verdicts(no_repeat(following), [fresh, retyped, retyped + " \n"]) == [True, False, False]
+
+
+@settings(max_examples=300, deadline=None)
+@given(following=suffixes, head=st.text(max_size=12))
+def test_no_repeat_compiles_and_forbids_exactly_the_retyped_text(following: str, head: str):
+    text = following.strip()
+    constraint = no_repeat(following)
+    if not text:
+        assert constraint is None
+        return
+    assert constraint is not None
+    candidates = [head + text, head + text + " \n\t", head + text[:-1], head + text + "x", head + "x", text[1:]]
+    expected = [re.fullmatch(f"(?s:.*){re.escape(text)}{_WHITE_SPACE}*", c) is None for c in candidates]
+    assert _verdicts(constraint, candidates) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(indent=st.text(st.sampled_from(" \t\v\f\x1c\x85\xa0\u3000"), min_size=1, max_size=6), body=st.text(max_size=8))
+def test_an_indented_block_holds_any_indentation(indent: str, body: str):
+    body = body.replace("\n", "")
+    constraint = indented_block(indent, first_line_started=True)
+    assert _verdicts(constraint, [f"x\n{indent}{body}", "x\ny", f"x\n\n{indent}y"]) == [True, False, True]
+
+
+def test_buffer_text_that_cannot_be_retyped_asks_for_nothing():
+    assert no_repeat("x\ud800y") is None  # a lone surrogate: no model output can contain it
+
+
+def test_a_long_line_after_the_cursor_gives_a_bounded_constraint():
+    line = "f(a/b);" * 50_000  # a minified line
+    constraint = no_repeat(line)
+    assert len(constraint.grammar) < 10 * NO_REPEAT_CHARS
+    assert _verdicts(constraint, ["x = 1", "x" + line]) == [True, False]

@@ -4,17 +4,40 @@ afterwards): what a peer cuts off after generation, the model here cannot produc
 from __future__ import annotations
 
 import functools
-import re
+import json
 from collections.abc import Sequence
 
 from ..types import PyConstraintIR
 from .brackets import PAIRS
 
 
-def _lark_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def lark_string(text: str) -> str:
+    """``text`` as a Lark string literal: llguidance reads those as JSON strings."""
+    return json.dumps(text)
 
 
+def regex_literal(text: str) -> str:
+    """A regex matching exactly ``text``, valid as a plain regex and inside a Lark ``/regex/``
+    lexeme alike. llguidance's Lark lexer reads a lexeme as ``/(\\\\.|[^/\\\\])+/``: an unescaped `/`
+    ends it (``re.escape`` leaves `/` alone) and a backslash escapes one character other than a
+    newline. So ASCII punctuation is escaped, and control characters, newlines included, become
+    ``\\x{..}``. ``UnicodeEncodeError`` for a lone surrogate, which no grammar can hold."""
+    text.encode()
+    return "".join(map(_regex_char, text))
+
+
+def _regex_char(char: str) -> str:
+    if not char.isprintable():
+        return f"\\x{{{ord(char):X}}}"
+    # `\<` and `\>` mean word boundaries to llguidance; `_` is a word character
+    if char.isascii() and not char.isalnum() and char not in " _<>":
+        return "\\" + char
+    return char
+
+
+# Enough of the text after the cursor for the no-repeat constraint: a completion retyping more is
+# implausible, and a grammar of a whole minified line would be a large compile on every keystroke.
+NO_REPEAT_CHARS = 1024
 # The same few constraints come back keystroke after keystroke: built once, they also hit the
 # compile cache's raw-key memo without re-validating a model. Callers never mutate them.
 _memo = functools.lru_cache(maxsize=256)
@@ -32,7 +55,7 @@ def indented_block(indent: str, *, first_line_started: bool) -> PyConstraintIR:
 
     ``first_line_started``: the cursor already sits after the indentation, so the first line
     continues it; otherwise the first line brings its own indentation."""
-    pad = re.escape(indent)
+    pad = regex_literal(indent)
     line = r"[^\n]*"
     first = line if first_line_started else rf"{pad}[^\s]{line}"
     return PyConstraintIR(name="buffer:indented-block", regex_patterns=[rf"{first}(\n({pad}{line})?)*"])
@@ -50,31 +73,29 @@ def balanced_brackets(closable: Sequence[str], comment: str) -> PyConstraintIR:
 def _balanced(closable: tuple[str, ...], comment: str) -> PyConstraintIR:
     # The comment's first character is never plain text, so it always starts a COMMENT; for a
     # two-character marker, that character alone (the `/` of a division) is a LONE terminal.
-    lead = _lark_regex_char(comment[0])
+    lead = regex_literal(comment[0])
     lone = len(comment) > 1
     rules = [
-        "start: bal" + "".join(f" ({_lark_string(PAIRS[o])} bal" for o in reversed(closable)) + ")?" * len(closable),
+        "start: bal" + "".join(f" ({lark_string(PAIRS[o])} bal" for o in reversed(closable)) + ")?" * len(closable),
         f'bal: (TEXT | STRING | COMMENT{" | LONE" * lone} | "(" bal ")" | "[" bal "]" | "{{" bal "}}")*',
         r"TEXT: /[^()\[\]{}" + "\"'" + lead + "]+/",
         r'STRING: /"([^"\\\n]|\\.)*"/ | /' + r"'([^'\\\n]|\\.)*'/",
-        "COMMENT: /" + "".join(map(_lark_regex_char, comment)) + r"[^\n]*/",
+        "COMMENT: /" + regex_literal(comment) + r"[^\n]*/",
         *([f"LONE: /{lead}/"] if lone else []),
     ]
     return PyConstraintIR(name="buffer:balanced-brackets", grammar="\n".join(rules))
 
 
-def _lark_regex_char(char: str) -> str:
-    """``char`` as a literal inside a Lark ``/regex/`` (and inside a character class)."""
-    return char if char.isalnum() else "\\" + char
-
-
 @_memo
 def no_repeat(following: str) -> PyConstraintIR | None:
     """The completion must not end by retyping what already follows the cursor (the rest of the
-    line, or on an empty line the next line), the classic duplicated `)` or `return`."""
-    text = following.strip()
+    line, or on an empty line the next line), the classic duplicated `)` or `return`. Of a long
+    text only the end is held: ending with it all still ends with that."""
+    text = following.strip()[-NO_REPEAT_CHARS:].lstrip()
     if not text:
         return None
-    return PyConstraintIR(
-        name="buffer:no-repeat", grammar=f"start: NOREPEAT\nNOREPEAT: ~/(?s:.*){re.escape(text)}\\s*/"
-    )
+    try:
+        literal = regex_literal(text)
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: no model output can retype it
+    return PyConstraintIR(name="buffer:no-repeat", grammar=f"start: NOREPEAT\nNOREPEAT: ~/(?s:.*){literal}\\s*/")
