@@ -1,6 +1,7 @@
 """Where code may go: an endpoint named only by a project file is never contacted until the user
-trusts it, and no byte of a private file reaches any engine, local or remote. The remote side is
-the real service app on 127.0.0.1 behind a front that records every request body."""
+trusts it, no byte of a private file reaches any engine, local or remote, and a key reaches only
+the endpoint the user gave it for. The remote side is the real service app on 127.0.0.1 behind a
+front that records every request body and its Authorization header."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from ananke_lsp.config import ProjectConfig, ProjectSettings, ServiceSettings
 from ananke_lsp.engines.embedded import EmbeddedEngine
+from ananke_lsp.server.settings import EditorSettings, choose_engine
 from modal_service.server import create_app
 
 from .lsp_client import SERVER, actions, command, end_position, inline, open_doc, start
+from .raw_lsp import RawLspClient
 from .servers import serve_in_thread, wait_healthy
+from .test_fuzz_service import InstantEngine
 
 SECRET = "hunter2-DO-NOT-SEND-7731"
 CODE = "import math\n\n\ndef area(r: float) -> float:\n    return math.pi * r * r\n\n\nvalue = area("
@@ -28,6 +33,7 @@ class Recorder:
     def __init__(self, app: object) -> None:
         self.app = app
         self.bodies: list[bytes] = []
+        self.authorizations: list[str | None] = []
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not scope["path"].endswith(("/generate", "/completions")):
@@ -40,6 +46,8 @@ class Recorder:
             if not message.get("more_body"):
                 break
         self.bodies.append(b"".join(chunks))
+        authorization = dict(scope["headers"]).get(b"authorization")
+        self.authorizations.append(authorization.decode() if authorization else None)
         replayed = iter([{"type": "http.request", "body": self.bodies[-1], "more_body": False}])
 
         async def replay():
@@ -119,3 +127,47 @@ async def test_a_trusted_endpoint_is_used_and_private_files_never_reach_it(trust
     assert len(recorder.bodies) == before + 1
     assert not any(SECRET.encode() in body for body in recorder.bodies)
     assert all(json.loads(body) for body in recorder.bodies)
+
+
+GLOBAL_KEY = "global-key-for-my-own-endpoint-5521"
+PROJECT_KEY = "key-for-the-project-endpoint-9034"
+
+
+@pytest.mark.parametrize(
+    ("options", "sent"),
+    [
+        ({"trustedEndpoints": ["URL"], "apiKey": GLOBAL_KEY}, None),
+        ({"trustedEndpoints": ["URL/"], "apiKey": GLOBAL_KEY, "apiKeys": {"URL/": PROJECT_KEY}}, PROJECT_KEY),
+        ({"endpoint": "URL", "apiKey": GLOBAL_KEY, "apiKeys": {"http://elsewhere": PROJECT_KEY}}, GLOBAL_KEY),
+    ],
+    ids=["trusted project endpoint, global key", "trusted project endpoint, its own key", "the user's endpoint"],
+)
+async def test_a_key_reaches_only_the_endpoint_it_was_set_for(tmp_path: Path, options: dict, sent: str | None):
+    recorder = Recorder(create_app(InstantEngine()))
+    with serve_in_thread(recorder) as url:
+        wait_healthy(url)
+        (tmp_path / ".ananke.toml").write_text(f'[service]\nendpoint = "{url}"\n')
+        options = json.loads(json.dumps(options).replace("URL", url))
+        client = await RawLspClient.start(tmp_path, options)
+        try:
+            end = end_position(CODE)
+            params = {
+                "textDocument": {"uri": client.open(tmp_path / "calc.py", CODE)},
+                "position": {"line": end.line, "character": end.character},
+                "context": {"triggerKind": 1},
+            }
+            answer = await client.request("textDocument/inlineCompletion", params)
+        finally:
+            await client.close()
+    assert answer["result"]["items"][0]["insertText"] == "value"
+    assert recorder.authorizations == [f"Bearer {sent}" if sent else None]
+
+
+def test_the_environment_key_goes_only_to_the_environment_endpoint(tmp_path: Path):
+    project_endpoint = "http://project.example:8088"
+    project = ProjectConfig(ProjectSettings(service=ServiceSettings(endpoint=project_endpoint)), tmp_path)
+    editor = EditorSettings(trusted_endpoints=[project_endpoint])
+    trusted = choose_engine(project, editor, {"MODAL_API_KEY": GLOBAL_KEY})
+    assert (trusted.endpoint, trusted.api_key) == (project_endpoint, None)
+    mine = choose_engine(project, editor, {"MODAL_API_KEY": GLOBAL_KEY, "MODAL_ENDPOINT": "http://mine.example"})
+    assert (mine.endpoint, mine.api_key) == ("http://mine.example", GLOBAL_KEY)

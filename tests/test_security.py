@@ -31,7 +31,8 @@ async def _session(tmp_path: Path, url: str, key: str) -> tuple[RawLspClient, di
     root.mkdir()
     (root / ".ananke.toml").write_text(f'[service]\nendpoint = "{url}"\n\n[completion]\nmax_tokens = 4\n')
     log = root.parent / f"{key[-5:]}.log"
-    client = await RawLspClient.start(root, {"trustedEndpoints": [url], "apiKey": key}, stderr=log, log_level="DEBUG")
+    options = {"trustedEndpoints": [url], "apiKeys": {url: key}}  # the project's endpoint, with its own key
+    client = await RawLspClient.start(root, options, stderr=log, log_level="DEBUG")
     uri = client.open(root / "m.py", CODE)
     params = {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 15}, "context": {"triggerKind": 1}}
     answer = await client.request("textDocument/inlineCompletion", params)

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     server = build_server()
-    logs.configure(server, args.log_level, lambda: [*logs.env_secrets(), server.editor.api_key or ""])
+    logs.configure(server, args.log_level, lambda: [*logs.env_secrets(), *server.editor.secrets()])
     if args.tcp:
         server.start_tcp(*args.tcp)
     else:

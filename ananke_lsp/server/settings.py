@@ -23,12 +23,17 @@ class EditorSettings(BaseModel):
 
     engine: Literal["auto", "embedded", "service", "openai"] = "auto"
     endpoint: str | None = None  # set by the user: trusted
-    api_key: str | None = Field(default=None, repr=False)
+    api_key: str | None = Field(default=None, repr=False)  # for `endpoint` only
+    api_keys: dict[str, str] = Field(default_factory=dict, repr=False)  # endpoint URL -> its key
     model: str | None = None
     trusted_endpoints: list[str] = Field(default_factory=list)
     inline_completion: bool = True
     debounce_ms: int | None = Field(default=None, ge=0, le=5000)
     log_level: Literal["error", "warning", "info", "debug"] = "info"
+
+    def secrets(self) -> list[str]:
+        """Every key set here, to mask in logs."""
+        return [self.api_key or "", *self.api_keys.values()]
 
 
 @dataclass(frozen=True)
@@ -50,13 +55,24 @@ def _normalized(url: str) -> str:
     return url.rstrip("/").lower()
 
 
+def _key_for(endpoint: str, user_endpoint: str | None, editor: EditorSettings, env: Mapping[str, str]) -> str | None:
+    """A key goes only where the user sent it: `apiKey` (or `MODAL_API_KEY`) to the endpoint the
+    user chose, an `apiKeys` entry to its own URL. A trusted project endpoint is trusted with the
+    code, not with the user's key for another server."""
+    keys = {_normalized(url): key for url, key in editor.api_keys.items()}
+    if _normalized(endpoint) in keys:
+        return keys[_normalized(endpoint)]
+    if endpoint == user_endpoint:
+        return editor.api_key or env.get("MODAL_API_KEY") or None
+    return None
+
+
 def choose_engine(project: ProjectConfig, editor: EditorSettings, env: Mapping[str, str] | None = None) -> EngineChoice:
     """The user's own settings (editor, then environment) win; a project's `[service].endpoint` is
     used only when the user lists it as trusted, so opening an untrusted repository never sends
     its code to a server that repository chose."""
     env = os.environ if env is None else env
     service = project.settings.service
-    api_key = editor.api_key or env.get("MODAL_API_KEY") or None
     trusted = {_normalized(u) for u in editor.trusted_endpoints}
     trusted |= {_normalized(u) for u in env.get("ANANKE_TRUSTED_ENDPOINTS", "").split(",") if u.strip()}
     user_endpoint = editor.endpoint or env.get("MODAL_ENDPOINT") or None
@@ -72,6 +88,7 @@ def choose_engine(project: ProjectConfig, editor: EditorSettings, env: Mapping[s
         return EngineChoice("embedded", model=editor.model or _local_model(project), refused_endpoint=refused)
     kind: EngineKind = "openai" if editor.engine == "openai" else "service"
     model = editor.model or (service.model if service.model != "default" else None)
+    api_key = _key_for(endpoint, user_endpoint, editor, env)
     return EngineChoice(kind, endpoint, model, api_key, service.timeout_secs, service.max_retries)
 
 
