@@ -143,3 +143,48 @@ async def test_generation_does_not_block_the_event_loop(engine):
 
 def test_model_loads_once_per_process(engine):
     assert load_model() is load_model() is engine.loaded()
+
+
+async def _greedy(engine, prompt: str, **kw) -> EngineResult:
+    return await engine.generate(EngineRequest(prompt=prompt, chat=False, temperature=0.0, **{"max_tokens": 8, **kw}))
+
+
+async def test_an_empty_prompt_is_answered_from_its_own_logits(engine):
+    """An empty document: the model starts from its document-start token, never from the logits
+    the previous request left behind (that was a NULL pointer, or another client's text)."""
+    answers = []
+    for previous in ("The capital of France is", "import numpy as np\n"):
+        await _greedy(engine, previous)
+        answers.append(await _greedy(engine, ""))
+    assert answers[0].text == answers[1].text
+    assert answers[0].prompt_tokens == 1
+
+
+async def test_a_cancelled_prefill_stops_between_chunks_and_keeps_what_it_evaluated(engine):
+    loaded = engine.loaded()
+    llm = loaded.llm
+    prompt = "def twice(x):\n    return 2 * x\n\n" * 120
+    tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
+    await asyncio.wrap_future(loaded.executor.submit(llm.reset))
+    work = asyncio.create_task(_greedy(engine, prompt))
+    while llm.n_tokens == 0:  # the first chunk is in
+        await asyncio.sleep(0.01)
+    work.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await work
+    await asyncio.wrap_future(loaded.executor.submit(lambda: None))  # the decode thread is free
+    evaluated = llm.n_tokens
+    assert 0 < evaluated < len(tokens), "the whole prompt was evaluated for nobody"
+    assert list(llm.input_ids[:evaluated]) == tokens[:evaluated]  # what the next request may reuse
+    again = await _greedy(engine, prompt, max_tokens=1)
+    assert again.prompt_tokens == len(tokens) and again.tokens_generated == 1
+
+
+async def test_a_suggestion_cut_mid_character_drops_the_incomplete_bytes(engine):
+    # "😀" is three tokens of SmolLM2's byte-level vocabulary: one token is a third of it
+    loaded = engine.loaded()
+    assert len(loaded.llm.tokenize("😀".encode(), add_bos=False, special=False)) > 1
+    constraint = [C(name="emoji", regex_patterns=["😀+"])]
+    cut, _ = await _generate(engine, "Smile", constraint, max_tokens=1)
+    assert cut.finish_reason == "length" and cut.tokens_generated == 1
+    assert "\ufffd" not in cut.text

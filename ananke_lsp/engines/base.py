@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Literal, Protocol, runtime_checkable
+from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,10 @@ from ..types import PyConstraintIR, PyGenerationContext
 
 DEFAULT_SYSTEM = "You are a precise code generator. Answer with the requested output only."
 FinishReason = Literal["stop", "length", "cancelled", "constraint_conflict"]
+# Stop strings per request, and characters per stop string: every one is checked as each token
+# arrives, so a request may not make that work (or its memory) as large as it likes.
+MAX_STOPS = 16
+MAX_STOP_CHARS = 1024
 
 
 class EngineRequest(BaseModel):
@@ -26,7 +30,7 @@ class EngineRequest(BaseModel):
     max_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    stop: list[str] = Field(default_factory=list)
+    stop: list[Annotated[str, Field(max_length=MAX_STOP_CHARS)]] = Field(default_factory=list, max_length=MAX_STOPS)
     seed: int | None = None
     context: PyGenerationContext | None = None
     # Text after the cursor: engines whose model knows fill-in-the-middle tokens use it, with
@@ -80,6 +84,10 @@ class EngineHealth(BaseModel):
 
 class EngineError(RuntimeError):
     """A generation that could not run; the message says why and what to do."""
+
+
+class PromptTooLongError(EngineError):
+    """The prompt does not fit the model's context: the request, not the engine, is at fault."""
 
 
 @runtime_checkable

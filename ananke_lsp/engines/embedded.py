@@ -25,9 +25,10 @@ import numpy as np
 
 from ..constraints import CompiledConstraints
 from ..constraints.closing import Closer
-from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, collect
+from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, PromptTooLongError, collect
 from .model_files import resolve_model_path
 from .sampling import TokenGate, sample
+from .stops import StopScanner
 
 _Emit = Callable[[object], None]
 log = logging.getLogger("ananke_lsp.llama_cpp")
@@ -48,6 +49,7 @@ class LoadedModel:
     chat_format: Callable[[str, str], str] | None
     fim: tuple[str, str, str] | None
     executor: ThreadPoolExecutor  # the one thread that loaded the model and runs all its compute
+    document_start: int  # what an empty prompt evaluates: the model continues from a document's start
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
 
     @property
@@ -62,6 +64,10 @@ _MODELS_LOCK = threading.Lock()
 # the margin remain (one sampled token can make the closing longer).
 CLOSING_WINDOW = 32
 CLOSING_MARGIN = 2
+# Prompt tokens evaluated between two looks at the cancel event: a client that went away frees the
+# decode thread within one chunk, not after its whole prompt (three cancelled 4k-token prompts had
+# held the next request for 96 s). Larger chunks gain little on a CPU; llama.cpp's n_batch caps it.
+PREFILL_CHUNK = 128
 
 
 def _chat_formatter(llm: object) -> Callable[[str, str], str] | None:
@@ -125,7 +131,17 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
             warnings.simplefilter("ignore", DeprecationWarning)
             tokenizer = lltokenizer_from_vocab(vocab, eos_token=sorted(stop_ids))
         loaded = LoadedModel(
-            path, llm, tokenizer, n_vocab, n_ctx, stop_ids, load_ms, _chat_formatter(llm), _fim_markers(llm), executor
+            path,
+            llm,
+            tokenizer,
+            n_vocab,
+            n_ctx,
+            stop_ids,
+            load_ms,
+            _chat_formatter(llm),
+            _fim_markers(llm),
+            executor,
+            document_start=_document_start(llm),
         )
         _MODELS[key] = loaded
         return loaded
@@ -232,6 +248,30 @@ def _fim_markers(llm: object) -> tuple[str, str, str] | None:
     return None
 
 
+def _document_start(llm: object) -> int:
+    """The token a document follows in training: ``<|endoftext|>`` where the vocabulary has it as
+    one token (Qwen's BOS is that token; SmolLM2's BOS is a chat turn's ``<|im_start|>``), else
+    the BOS, else the EOS."""
+    separator = llm.tokenize(b"<|endoftext|>", add_bos=False, special=True)  # type: ignore[attr-defined]
+    if len(separator) == 1:
+        return int(separator[0])
+    bos = int(llm.token_bos())  # type: ignore[attr-defined]
+    return bos if bos >= 0 else int(llm.token_eos())  # type: ignore[attr-defined]
+
+
+def _prompt_tokens(loaded: LoadedModel, request: EngineRequest) -> list[int]:
+    """The prompt's tokens, never none: an empty prompt (an empty document, a cursor at 0:0) is
+    the document-start token, so evaluating it yields this request's logits and no other's."""
+    text = _prompt_text(loaded, request)
+    tokens: list[int] = loaded.llm.tokenize(text.encode(), add_bos=True, special=True)  # type: ignore[attr-defined]
+    if len(tokens) >= loaded.n_ctx:
+        raise PromptTooLongError(
+            f"prompt is {len(tokens)} tokens; the model context holds {loaded.n_ctx} (prompt and completion "
+            "together): send a shorter prompt"
+        )
+    return tokens or [loaded.document_start]
+
+
 def _prompt_text(loaded: LoadedModel, request: EngineRequest) -> str:
     if request.chat and loaded.chat_format is not None:
         return loaded.chat_format(request.system_prompt(), request.prompt)
@@ -257,14 +297,15 @@ def _reuse_prefix(llm: object, tokens: list[int]) -> int:
     return common
 
 
-def stop_split(text: str, stops: list[str]) -> tuple[int, int | None]:
-    """(how much of ``text`` is safe to send, where the first stop string starts or None).
-    Text that could be the start of a stop string is held back until it is decided."""
-    cuts = [i for i in (text.find(s) for s in stops if s) if i >= 0]
-    if cuts:
-        return min(cuts), min(cuts)
-    held = max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
-    return len(text) - held, None
+def _prefill(llm: object, tokens: list[int], cancel: threading.Event) -> None:
+    """Evaluate the prompt in chunks, reusing the cached prefix, until done or cancelled. llama.cpp
+    records each evaluated chunk in ``n_tokens``/``input_ids``, so what a cancelled prompt
+    evaluated is reused by the next request sharing it."""
+    step = min(PREFILL_CHUNK, llm.n_batch)  # type: ignore[attr-defined]
+    for start in range(_reuse_prefix(llm, tokens), len(tokens), step):
+        if cancel.is_set():
+            return
+        llm.eval(tokens[start : start + step])  # type: ignore[attr-defined]
 
 
 def _decode(
@@ -280,18 +321,15 @@ def _decode(
     gate = TokenGate(matchers, loaded.n_vocab, loaded.stop_ids) if matchers else None
     llm = loaded.llm
     started = time.perf_counter()
-    prompt = llm.tokenize(_prompt_text(loaded, request).encode(), add_bos=True, special=True)  # type: ignore[attr-defined]
-    room = loaded.n_ctx - len(prompt)
-    if room < 1:
-        raise EngineError(f"prompt is {len(prompt)} tokens; the model context holds {loaded.n_ctx}")
-    max_tokens = min(request.max_tokens, room)
-    reused = _reuse_prefix(llm, prompt)
-    llm.eval(prompt[reused:])  # type: ignore[attr-defined]
+    prompt = _prompt_tokens(loaded, request)
+    max_tokens = min(request.max_tokens, loaded.n_ctx - len(prompt))
+    _prefill(llm, prompt, cancel)  # cancelled part-way, the loop below stops before reading logits
     prefill_ms = (time.perf_counter() - started) * 1000
 
     decode_start = time.perf_counter()
     rng = np.random.default_rng(request.seed)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    stops = StopScanner(request.stop)
     text = ""
     sent = 0
     cut: int | None = None
@@ -334,8 +372,9 @@ def _decode(
         piece = loaded.tokenizer.decode_bytes([token])  # type: ignore[attr-defined]
         if closer is not None:
             closer.feed(piece)
-        text += decoder.decode(piece)
-        safe, cut = stop_split(text, request.stop)
+        new = decoder.decode(piece)
+        text += new
+        safe, cut = stops.feed(new)
         if cut is not None:
             text = text[:cut]
         if safe > sent:
@@ -353,8 +392,8 @@ def _decode(
             matcher.consume_token(token)
         text += decoder.decode(loaded.tokenizer.decode_bytes([token]))  # type: ignore[attr-defined]
     generated += len(closing)
-    if cut is None:
-        text += decoder.decode(b"", final=True)
+    # The bytes of a character cut off by the budget or a cancel are left in the decoder: the rest
+    # of it was never generated, and flushing them would put U+FFFD into the user's code.
     if len(text) > sent:
         emit(text[sent:])
     return EngineResult(
