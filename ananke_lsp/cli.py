@@ -4,20 +4,39 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import stat
 import sys
 from pathlib import Path
 
-from .types import PyConstraintIR, PyGenerationRequest
+from .constraints.compile import MAX_CONSTRAINT_BYTES
+from .types import PyConstraintIR, PyGenerationRequest, PyGenerationResponse
 
 EXIT_VIOLATED = 1
 EXIT_ERROR = 2
 
 
+def _unreadable(path: str, what: str, reason: str) -> ValueError:
+    return ValueError(f"cannot read {what} file {path}: {reason}")
+
+
 def _read(path: str, what: str) -> str:
+    """A constraint file: a regular UTF-8 file no larger than a constraint may be. Anything else
+    is bad input, refused without reading on: a FIFO would wait for a writer, /dev/zero never ends."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SystemExit(f"ananke: cannot read {what} file {path}: {exc}") from None
+        # O_NONBLOCK: a FIFO opens at once (and is refused) instead of waiting for a writer
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise _unreadable(path, what, "not a regular file")
+            data = file.read(MAX_CONSTRAINT_BYTES + 1)
+    except OSError as exc:
+        raise _unreadable(path, what, exc.strerror or str(exc)) from None
+    if len(data) > MAX_CONSTRAINT_BYTES:
+        raise _unreadable(path, what, f"larger than {MAX_CONSTRAINT_BYTES} bytes, the most a constraint may hold")
+    try:
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        raise _unreadable(path, what, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def _constraints(args: argparse.Namespace) -> list[PyConstraintIR]:
@@ -33,22 +52,40 @@ def _constraints(args: argparse.Namespace) -> list[PyConstraintIR]:
     return found
 
 
+def _conflict(response: PyGenerationResponse) -> bool:
+    """The constraints left no token to continue with: the engine says so, or it ended the text
+    while a constraint it enforced token by token was unmet, which it does only when nothing else
+    is allowed (the budget did not run out: that is "length")."""
+    v, m = response.validation, response.metadata
+    unmet_enforced = bool(v.violated) and set(v.violated) <= set(v.enforced)
+    return m.finish_reason == "constraint_conflict" or (m.finish_reason == "stop" and unmet_enforced)
+
+
+def _status(response: PyGenerationResponse) -> str:
+    v, m = response.validation, response.metadata
+    if v.all_satisfied:
+        return "all constraints hold"
+    if _conflict(response):
+        names = ", ".join(v.violated)
+        after = f"after {m.tokens_generated} tokens no next token satisfies all of them"
+        return f"CONFLICT: the constraints contradict each other ({names}): {after}"
+    return f"VIOLATED: {v.errors}"
+
+
 async def _generate(args: argparse.Namespace) -> int:
     from .api import Ananke
 
-    ananke = Ananke.local(args.model)
     request = PyGenerationRequest(
         prompt=args.prompt, constraints_ir=_constraints(args), max_tokens=args.max_tokens, temperature=args.temperature
     )
-    response = await ananke.generate(request)
+    response = await Ananke.local(args.model).generate(request)  # bad input is refused before a model loads
     if args.json:
         print(response.model_dump_json(indent=2))
     else:
         print(response.code)
         v, m = response.validation, response.metadata
-        status = "all constraints hold" if v.all_satisfied else f"VIOLATED: {v.errors}"
         print(
-            f"-- {status}; enforced token by token: {v.enforced or 'none'}; {m.tokens_generated} tokens in "
+            f"-- {_status(response)}; enforced token by token: {v.enforced or 'none'}; {m.tokens_generated} tokens in "
             f"{m.generation_time_ms} ms ({m.finish_reason}); compile {m.constraint_compile_time_ms} ms",
             file=sys.stderr,
         )

@@ -1,16 +1,21 @@
 """The `ananke` command as a user runs it."""
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from ananke_lsp.constraints.compile import MAX_CONSTRAINT_BYTES
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "demo-project"
 
 
-def _ananke(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ananke_lsp", *args], capture_output=True, text=True, timeout=120)
+def _ananke(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ananke_lsp", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_generate_with_regex_prints_text_and_validation():
@@ -40,6 +45,49 @@ def test_generate_reports_violation_when_tokens_run_out():
     run = _ananke("generate", "Count", "--regex", r"[a-z]{50}", "--max-tokens", "3")
     assert run.returncode == 1
     assert "VIOLATED" in run.stderr and "incomplete" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "conflicting",
+    [["--regex", "a+", "--regex", "b+"], ["--regex", "a+", "--grammar", "B"]],
+    ids=["two regexes (one matcher)", "a regex and a grammar (two matchers)"],
+)
+def test_generate_reports_conflicting_constraints_as_a_conflict(tmp_path: Path, conflicting: list[str]):
+    (tmp_path / "b.lark").write_text('start: "b"+\n')
+    args = [str(tmp_path / "b.lark") if a == "B" else a for a in conflicting]
+    run = _ananke("generate", "Say hi", *args, "--max-tokens", "8")
+    assert run.returncode == 1
+    assert "CONFLICT: the constraints contradict each other" in run.stderr and "incomplete" not in run.stderr
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+BAD_FILES = {
+    "missing": lambda tmp: tmp / "missing.lark",
+    "a directory": lambda tmp: tmp,
+    "endless (/dev/zero)": lambda tmp: Path("/dev/zero"),
+    "a FIFO nobody writes": lambda tmp: _fifo(tmp / "pipe.lark"),
+    "over the constraint limit": lambda tmp: _written(tmp / "big.lark", b"start: %s\n" % (b"x" * MAX_CONSTRAINT_BYTES)),
+    "not UTF-8": lambda tmp: _written(tmp / "latin1.lark", 'start: "caf\xe9"\n'.encode("latin-1")),
+}
+
+
+@pytest.mark.parametrize("option", ["--grammar", "--json-schema"])
+@pytest.mark.parametrize("make", BAD_FILES.values(), ids=BAD_FILES.keys())
+def test_a_constraint_file_that_cannot_be_read_is_bad_input(tmp_path: Path, make, option: str):
+    path = make(tmp_path)
+    run = _ananke("generate", "x", option, str(path), timeout=30)
+    assert run.returncode == 2, run.stderr
+    [line] = run.stderr.splitlines()  # one line, no traceback
+    assert line.startswith("ananke: cannot read") and str(path) in line
 
 
 def test_generate_bad_constraint_names_it(tmp_path):
