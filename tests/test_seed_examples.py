@@ -16,6 +16,11 @@ from .servers import ananke_serve
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "ananke-python-api.md"
 IMPORT = "from ananke_lsp import *\n"
+# The seed document lies beside the repository in CI, not in a user's clone: there these skip
+# (tests/test_doc_examples.py runs the project's own examples everywhere).
+pytestmark = pytest.mark.skipif(
+    not SEED.is_file(), reason=f"the seed API document is not beside this clone (looked for {SEED})"
+)
 
 # (heading, n-th python block under it, what its output must show)
 RUNNABLE = [
@@ -50,7 +55,6 @@ WITH_SERVICE = [
 
 
 def _blocks() -> dict[tuple[str, int], str]:
-    assert SEED.is_file(), f"the seed document is expected beside the repository at {SEED}"
     found: dict[tuple[str, int], str] = {}
     heading, count = "", 0
     for part in re.split(r"(^#+ [^\n]*$|^```python\n.*?^```$)", SEED.read_text(), flags=re.M | re.S):
