@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import re
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from lsprotocol import types
 from pygls.io_ import StdoutWriter
@@ -35,6 +36,9 @@ _CHUNK = 1 << 20
 _HEADER_LINE = re.compile(rb"Content-Length:[ \t]*\d+[ \t]*\r\n", re.IGNORECASE)
 _HEADER_END = b"\r\n\r\n"
 _MAX_DIGITS = 12  # already over the limit; and int() refuses a number of over 4300 digits
+
+
+Reader = Callable[[int], Awaitable[bytes]]
 
 
 class FrameError(Exception):
@@ -56,52 +60,53 @@ def _content_length(header: bytes) -> int:
 
 
 class FrameReader:
-    """Message bodies from a byte stream. ``read(n)`` returns up to ``n`` bytes, ``b""`` at the end.
+    """Message bodies from a byte stream: ``read_some(n)`` returns up to ``n`` bytes (what has
+    arrived), ``read_into(view)`` fills ``view`` and returns the count; fewer only at the end.
 
-    The last frame stays in the buffer until the next ``read_body``, so that a body found not to
-    be a message can be searched for the header its wrong length may have swallowed."""
+    The last body is kept, so that a body found not to be a message can be searched for the
+    header its wrong length may have swallowed."""
 
-    def __init__(self, read: Callable[[int], Awaitable[bytes]]) -> None:
-        self._read = read
-        self._buffer = bytearray()
-        self._consumed = 0  # bytes at the start of the buffer that are done with
+    def __init__(self, read_some: Reader, read_into: Callable[[memoryview], Awaitable[int]]) -> None:
+        self._read_some = read_some
+        self._read_into = read_into  # a body in one call, without copies (a pipe gives 64 KiB per read)
+        self._buffer = bytearray()  # what has arrived after the last frame
+        self._body = bytearray()
         self._searching = False  # after a bad frame: the next frame starts at the next header line
-        self._body_start = 0
 
     def lost(self) -> None:
         """The last body was not a message: look for the next header inside it and after it."""
-        self._skip_to(self._body_start)
+        self._buffer[:0] = self._body
+        self._searching = True
 
-    async def read_body(self) -> bytes | None:
+    async def read_body(self) -> bytearray | None:
         """The next message body; None at the end of input. Raises ``FrameError`` for a frame
         that cannot be read; the next call resumes at the next header."""
-        del self._buffer[: self._consumed]
-        self._consumed = 0
         if self._searching:
             self._searching = False
             if not await self._resync():
                 return None
         while (end := self._buffer.find(_HEADER_END)) < 0:
             if len(self._buffer) > MAX_HEADER_BYTES:
-                self._skip_to(1)
+                self._skip(1)
                 raise FrameError(f"a header block longer than {MAX_HEADER_BYTES} bytes")
             if not await self._fill():
                 return None
-        self._body_start = end + len(_HEADER_END)
+        start = end + len(_HEADER_END)
         try:
             length = _content_length(bytes(self._buffer[:end]))
         except FrameError:
-            self._skip_to(self._body_start)
+            self._skip(start)
             raise
-        frame_end = self._body_start + length
-        while len(self._buffer) < frame_end:
-            if not await self._fill(frame_end - len(self._buffer)):
-                return None
-        self._consumed = frame_end
-        return bytes(self._buffer[self._body_start : frame_end])
+        self._body = body = bytearray(length)
+        arrived = min(length, len(self._buffer) - start)
+        body[:arrived] = self._buffer[start : start + arrived]
+        del self._buffer[: start + arrived]
+        if arrived < length and await self._read_into(memoryview(body)[arrived:]) < length - arrived:
+            return None
+        return body
 
-    def _skip_to(self, offset: int) -> None:
-        self._consumed = offset
+    def _skip(self, count: int) -> None:
+        del self._buffer[:count]
         self._searching = True
 
     async def _resync(self) -> bool:
@@ -114,8 +119,8 @@ class FrameReader:
         del self._buffer[: found.start()]
         return True
 
-    async def _fill(self, wanted: int = _CHUNK) -> bool:
-        chunk = await self._read(min(wanted, _CHUNK))
+    async def _fill(self) -> bool:
+        chunk = await self._read_some(_CHUNK)
         self._buffer += chunk
         return bool(chunk)
 
@@ -149,16 +154,20 @@ async def serve(frames: FrameReader, server: AnankeServer, stop: threading.Event
 
 
 def run_stdio(server: AnankeServer, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
-    read1: Callable[[int], bytes] = (stdin or sys.stdin.buffer).read1  # type: ignore[attr-defined]
+    source = cast(io.BufferedIOBase, stdin or sys.stdin.buffer)  # has read1 and readinto, as sys.stdin.buffer
     server._stop_event = stop = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
 
-    async def read(n: int) -> bytes:
-        # a blocking read on a thread, as pygls does: stdin may be a file, which asyncio cannot poll
-        return await asyncio.get_running_loop().run_in_executor(server.thread_pool, read1, n)
+    # blocking reads on a thread, as pygls does: stdin may be a file, which asyncio cannot poll
+    async def read_some(n: int) -> bytes:
+        return await asyncio.get_running_loop().run_in_executor(server.thread_pool, source.read1, n)
 
+    async def read_into(view: memoryview) -> int:
+        return await asyncio.get_running_loop().run_in_executor(server.thread_pool, source.readinto, view)
+
+    frames = FrameReader(read_some, read_into)
     try:
-        asyncio.run(serve(FrameReader(read), server, stop))
+        asyncio.run(serve(frames, server, stop))
     except BrokenPipeError:
         log.error("the editor closed the connection")
     except (KeyboardInterrupt, SystemExit):
@@ -180,8 +189,17 @@ def run_tcp(server: AnankeServer, host: str, port: int) -> None:
                 await _turn_away(writer, f"{host}:{port}")
                 return
             server.protocol.set_writer(writer)  # type: ignore[arg-type]
+
+            async def read_into(view: memoryview) -> int:
+                try:
+                    data = await reader.readexactly(len(view))
+                except asyncio.IncompleteReadError as end:
+                    data = end.partial
+                view[: len(data)] = data
+                return len(data)
+
             try:
-                await serve(FrameReader(reader.read), server, stop)
+                await serve(FrameReader(reader.read, read_into), server, stop)
             finally:
                 done.set()
 
