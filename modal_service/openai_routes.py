@@ -66,6 +66,8 @@ def _engine_request(body: CompletionRequest) -> EngineRequest:
 
 
 def routes(service: _Service) -> list[Route]:
+    from .server import engine_failure, sse_response  # the server imports this module first
+
     async def completions(request: Request, shape: type[CompletionRequest]) -> Response:
         try:
             body, engine_request, compiled, lookup_ms = await service.prepare(request, shape, _engine_request)
@@ -76,15 +78,13 @@ def routes(service: _Service) -> list[Route]:
         created = int(time.time())
         model = service.engine.model
         if body.stream:
-            from .server import sse_response
-
             return sse_response(
                 _chunks(service.stream(engine_request, compiled, lookup_ms), ident, created, model, chat)
             )
         try:
             outcome = await service.complete(request, engine_request, compiled, lookup_ms)
         except EngineError as exc:
-            return ServiceError(500, "engine_error", str(exc)).response()
+            return engine_failure(exc).response()
         if outcome is None:
             return Response(status_code=499)
         r = outcome.result
@@ -158,5 +158,8 @@ async def _chunks(
                 }
                 yield chunk("", "length" if r.finish_reason == "length" else "stop", usage)
     except EngineError as exc:
-        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'engine_error'}})}\n\n".encode()
+        from .server import engine_failure
+
+        error = {"message": str(exc), "type": engine_failure(exc).body.error.type}
+        yield f"data: {json.dumps({'error': error})}\n\n".encode()
     yield b"data: [DONE]\n\n"

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ananke_lsp import __version__, generation
 from ananke_lsp.constraints import CompiledConstraints, ConstraintCache, ConstraintError
-from ananke_lsp.engines.base import Engine, EngineError, EngineRequest
+from ananke_lsp.engines.base import Engine, EngineError, EngineRequest, PromptTooLongError
 from ananke_lsp.selftest import self_test
 from ananke_lsp.wire import (
     API_PREFIX,
@@ -77,6 +77,14 @@ def sse_response(events: AsyncIterator[bytes]) -> StreamingResponse:
 
 def _describe(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors())
+
+
+def engine_failure(exc: EngineError) -> ServiceError:
+    """A prompt the model's context cannot hold is the request's fault: a 400 naming the limit.
+    Any other engine failure is the service's: a 500."""
+    if isinstance(exc, PromptTooLongError):
+        return ServiceError(400, "limit", str(exc))
+    return ServiceError(500, "engine_error", str(exc))
 
 
 class _Service:
@@ -174,7 +182,10 @@ class _Service:
         """Every check a request passes before it reaches the engine, in order."""
         self.authorize(request)
         parsed = self.parse(await self._body(request), shape)
-        engine_request = to_engine(parsed)
+        try:
+            engine_request = to_engine(parsed)
+        except ValidationError as exc:  # a field the engine bounds further (the OpenAI shapes)
+            raise ServiceError(422, "invalid", _describe(exc)) from None
         self.admit(engine_request, getattr(parsed, "model", None))
         self._require_ready()
         compiled, lookup_ms = await self._compile(engine_request)
@@ -202,7 +213,7 @@ class _Service:
         try:
             outcome = await self.complete(request, engine_request, compiled, lookup_ms)
         except EngineError as exc:
-            return ServiceError(500, "engine_error", str(exc)).response()
+            return engine_failure(exc).response()
         if outcome is None:
             return Response(status_code=499)  # nobody is listening
         return JSONResponse(_response(outcome).model_dump())
@@ -260,7 +271,7 @@ class _Service:
                 else:
                     yield _sse("done", _response(item).model_dump_json())
         except EngineError as exc:
-            yield _sse("error", ServiceError(500, "engine_error", str(exc)).body.model_dump_json(exclude_none=True))
+            yield _sse("error", engine_failure(exc).body.model_dump_json(exclude_none=True))
 
     async def health(self, request: Request) -> Response:
         try:

@@ -181,6 +181,59 @@ def test_health_reports_model_engine_and_a_passing_self_test(service: str):
     assert health["self_test"]["ok"] and health["self_test"]["output"].startswith("ananke-self-test-")
 
 
+def _greedy(url: str, prompt: str, **kw: object) -> httpx.Response:
+    body = {"prompt": prompt, "chat": False, "max_tokens": 8, "temperature": 0.0, **kw}
+    return _post(url, body, timeout=300)
+
+
+def test_an_empty_prompt_gets_the_same_answer_whoever_asked_before(service: str):
+    answers = []
+    for previous in ("The capital of France is", "import numpy as np\n"):
+        assert _greedy(service, previous).status_code == 200
+        answer = _greedy(service, "")
+        assert answer.status_code == 200, answer.text
+        answers.append(answer.json()["code"])
+    assert answers[0] == answers[1], "an empty prompt was answered from the previous request's logits"
+
+
+@pytest.mark.parametrize("route", ["/v1/generate", "/v1/completions"])
+def test_a_prompt_longer_than_the_context_is_a_400_naming_the_limit(service: str, route: str):
+    body = {"prompt": "word " * 6000, "max_tokens": 4, **({"chat": False} if route == "/v1/generate" else {})}
+    response = httpx.post(f"{service}{route}", json=body, timeout=60)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "limit" and "context holds 4096" in error["message"]
+
+
+@pytest.mark.parametrize("route", ["/v1/generate", "/v1/completions"])
+@pytest.mark.parametrize(("stop", "words"), [(["\n"] * 17, "at most 16"), (["x" * 1025], "at most 1024")])
+def test_stop_strings_are_bounded(service: str, route: str, stop: list[str], words: str):
+    response = httpx.post(f"{service}{route}", json={"prompt": "x", "max_tokens": 4, "stop": stop}, timeout=60)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid" and "stop" in error["message"] and words in error["message"]
+
+
+def test_clients_that_leave_during_their_prompt_free_the_engine(service: str):
+    """Three clients send a long prompt and leave: the next request waits for a chunk of each
+    prompt at most, not for their whole evaluation."""
+    lines = "def twice(x):\n    return 2 * x\n\n" * 110  # ~1500 tokens
+    full = _greedy(service, lines, max_tokens=1)
+    assert full.status_code == 200
+    prefill_s = full.json()["timings"]["prefill_ms"] / 1000
+    for i in range(3):  # a different first line each: no prefix to reuse
+        with pytest.raises(httpx.ReadTimeout):
+            _post(
+                service,
+                {"prompt": f"# client {i}\n{lines}", "chat": False, "max_tokens": 1},
+                timeout=httpx.Timeout(60, read=0.5),
+            )
+    started = time.monotonic()
+    assert _greedy(service, "x", max_tokens=1).status_code == 200
+    waited = time.monotonic() - started
+    assert waited < 0.75 * prefill_s, f"waited {waited:.1f} s; one whole prompt takes {prefill_s:.1f} s"
+
+
 async def test_ananke_api_against_the_service(service: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MODAL_ENDPOINT", service)
     ananke = Ananke.from_env()
