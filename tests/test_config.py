@@ -411,7 +411,13 @@ def test_glob_match(pattern: str, path: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "rel", [".env", ".env.local", "keys/server.pem", "secrets/a/b.txt", "id_rsa", "deploy/tls.key", "app/secrets/x"]
+    "rel",
+    [
+        *(".env", ".env.local", "keys/server.pem", "secrets/a/b.txt", "id_rsa", "deploy/tls.key", "app/secrets/x"),
+        *(".envrc", ".netrc", ".npmrc", ".pypirc", ".git-credentials", "gcp/credentials.json", "certs/client.p12"),
+        *("certs/client.pfx", ".aws/credentials", "home/.aws/config", ".ssh/config", "u/.ssh/known_hosts"),
+        *(".ENV", ".Env.Local", "KEYS/SERVER.PEM", "Secrets/a.txt", "ID_RSA", ".NETRC"),  # as macOS and Windows do
+    ],
 )
 def test_default_excludes(tmp_path: Path, rel: str) -> None:
     assert ProjectConfig.default(tmp_path).is_excluded(tmp_path / rel)
@@ -437,7 +443,7 @@ def test_custom_excludes_add_to_defaults(tmp_path: Path) -> None:
     assert config.is_excluded(tmp_path / ".env")  # defaults still hold
     assert not config.is_excluded(tmp_path / "data" / "public.csv")
     assert not config.is_excluded(tmp_path.parent / "db.sqlite")  # custom globs are relative to the root
-    assert sorted(DEFAULT_EXCLUDES) == sorted([".env", ".env.*", "*.pem", "*.key", "id_*", "secrets/**"])
+    assert {".env", ".env.*", "*.pem", "*.key", "id_*", "secrets/**"} <= set(DEFAULT_EXCLUDES)
 
 
 def test_exclude_glob_cannot_climb_out(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 import re
 import stat
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +281,7 @@ def _resolve_constraints(
     file: str, root: Path, settings: ProjectSettings, positions: KeyPositions
 ) -> tuple[tuple[LoadedConstraint, ...], list[ConfigIssue]]:
     loaded, issues = [], []
+    private = ProjectConfig(settings=settings, root=root).is_excluded
     for index, spec in enumerate(settings.constraints):
         contents: dict[str, str | None] = {}
         for key in ("json_schema_file", "grammar_file"):
@@ -287,7 +289,7 @@ def _resolve_constraints(
             if relative is None:
                 continue
             loc: Loc = ("constraints", index, key)
-            text, problem = _read_inside(root, relative)
+            text, problem = read_project_file(root, relative, private)
             if problem is not None:
                 line, column = positions.locate(loc)
                 message = f"{_dotted(loc)}: {problem}"
@@ -304,11 +306,14 @@ def _resolve_constraints(
     return tuple(loaded), issues
 
 
-def _read_inside(root: Path, relative: str) -> tuple[str | None, str | None]:
-    """The text of ``root/relative`` or why it cannot be used. Symlinks are resolved first, so
-    neither ``..`` nor a link can make a project file read something outside its directory."""
-    if "\x00" in relative:
-        return None, f"{relative!r} contains a NUL character"
+def read_project_file(
+    root: Path, relative: str | Path, is_private: Callable[[Path], bool]
+) -> tuple[str | None, str | None]:
+    """The text of ``root/relative``, to be sent in a request, or why it cannot be used. Symlinks
+    are resolved first, so neither ``..`` nor a link can make a project file read something outside
+    its directory, and a file ``is_private`` says is excluded is never read."""
+    if "\x00" in str(relative):
+        return None, f"{str(relative)!r} contains a NUL character"
     target = root / relative
     try:
         resolved, real_root = target.resolve(), root.resolve()
@@ -316,6 +321,8 @@ def _read_inside(root: Path, relative: str) -> tuple[str | None, str | None]:
         return None, f"'{relative}' cannot be resolved: {exc}"
     if not resolved.is_relative_to(real_root):
         return None, f"'{relative}' resolves to {resolved}, outside the config's directory {real_root}"
+    if is_private(target):
+        return None, f"'{relative}' matches a privacy rule, so its content is never sent: use a file that does not"
     try:
         info = resolved.stat()
         if stat.S_ISDIR(info.st_mode):

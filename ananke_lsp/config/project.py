@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from functools import cached_property
+from pathlib import Path, PurePath, PurePosixPath
 from typing import TypeVar
 
 from ..types import PyConstraintIR
-from .globs import glob_match
+from .globs import Globs
 from .positions import KeyPositions
 from .schema import ACTIONS, DEFAULT_EXCLUDES, ConstraintSpec, ProjectSettings
 
 _T = TypeVar("_T")
 _MEMO_LIMIT = 4096
+_BUILT_IN = Globs(DEFAULT_EXCLUDES, ignore_case=True)
+_NAME_MAX = 255  # no file system allows a longer name: such a path names no file to judge
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,10 @@ class LoadedConstraint:
     index: int  # position among the file's [[constraints]], for locating it in the text
     spec: ConstraintSpec
     ir: PyConstraintIR  # with *_file contents inlined, ready to compile
+
+    @cached_property
+    def files(self) -> Globs | None:
+        return None if self.spec.files is None else Globs(self.spec.files)
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,10 @@ class ProjectConfig:
     positions: KeyPositions = field(default_factory=KeyPositions, repr=False, compare=False)
     # Answers per (question, file): asked on every keystroke, fixed for this loaded config.
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def _excludes(self) -> Globs:
+        return Globs(self.settings.privacy.exclude)
 
     @classmethod
     def default(cls, root: Path) -> ProjectConfig:
@@ -78,30 +90,43 @@ class ProjectConfig:
         rel = self.relative(file) if file is not None else None
         chosen = []
         for constraint in self.constraints:
-            spec = constraint.spec
-            if not spec.applies_to(language, action):
+            if not constraint.spec.applies_to(language, action):
                 continue
-            if spec.files is not None and (rel is None or not any(glob_match(g, str(rel)) for g in spec.files)):
+            files = constraint.files
+            if files is not None and (rel is None or not files.match(str(rel))):
                 continue
             chosen.append(constraint.ir)
         return chosen
 
-    def is_excluded(self, file: Path) -> bool:
-        """Whether privacy rules forbid sending ``file``'s content anywhere.
+    def is_excluded(self, file: PurePath, *, located: bool = True) -> bool:
+        """Whether privacy rules forbid sending ``file``'s content anywhere: the one check before
+        a document, or a file read into a request, reaches any engine.
 
-        Built-in patterns match at any depth (``src/secrets/x`` too) and, for a file outside the
-        root, against its absolute path; ``[privacy].exclude`` patterns are relative to the root
-        and follow gitignore (a matching directory excludes everything inside it)."""
-        return self._remember(("excluded", file), lambda: self._is_excluded(file))
+        Built-in patterns ignore case and match at any depth (``src/secrets/x`` too) and, for a
+        file outside the root, against its absolute path; ``[privacy].exclude`` patterns are
+        relative to the root and follow gitignore (a matching directory excludes everything
+        inside it). A symlink is judged by its own path and by the file it leads to. With
+        ``located=False``, ``file`` only names a document (the path of a ``git:`` or
+        ``untitled:`` URI) and every pattern is matched at any depth."""
+        return self._remember(("excluded", file, located), lambda: self._is_excluded(file, located))
 
-    def _is_excluded(self, file: Path) -> bool:
-        rel = self.relative(file)
-        parts = rel.parts if rel is not None else Path(file).absolute().parts[1:]
-        # Every run of consecutive components: a pattern matching a directory covers its contents.
-        spans = ["/".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)]
-        if any(glob_match(pattern, span) for pattern in DEFAULT_EXCLUDES for span in spans):
+    def _is_excluded(self, file: PurePath, located: bool) -> bool:
+        if any(len(part) > _NAME_MAX for part in file.parts):
             return True
-        if rel is None:
-            return False
-        prefixes = ["/".join(parts[:j]) for j in range(1, len(parts) + 1)]
-        return any(glob_match(pattern, prefix) for pattern in self.settings.privacy.exclude for prefix in prefixes)
+        if not located:
+            parts = file.parts[1:] if file.anchor else file.parts
+            return _BUILT_IN.covers(parts, anywhere=True) or self._excludes.covers(parts, anywhere=True)
+        return any(self._excludes_file(path) for path in _with_target(Path(file)))
+
+    def _excludes_file(self, file: Path) -> bool:
+        rel = self.relative(file)
+        parts = rel.parts if rel is not None else file.absolute().parts[1:]
+        return _BUILT_IN.covers(parts, anywhere=True) or (rel is not None and self._excludes.covers(parts))
+
+
+def _with_target(file: Path) -> set[Path]:
+    """``file`` and, when it can be resolved, the file its symlinks lead to."""
+    found = {file}
+    with contextlib.suppress(OSError, RuntimeError, ValueError):  # a loop, a NUL: the name alone is judged
+        found.add(file.resolve())
+    return found

@@ -25,8 +25,28 @@ ACTIONS: tuple[str, ...] = (
 )
 Profile = Literal["creative", "balanced", "deterministic"]
 
-# Always excluded from what is sent anywhere, whatever [privacy].exclude says.
-DEFAULT_EXCLUDES: tuple[str, ...] = (".env", ".env.*", "*.pem", "*.key", "id_*", "secrets/**")
+# Always excluded from what is sent anywhere, whatever [privacy].exclude says (matched ignoring
+# case: `.ENV` is `.env` on the file systems of macOS and Windows).
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".env",
+    ".env.*",
+    ".envrc",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    "credentials.json",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_*",
+    ".aws/**",
+    ".ssh/**",
+    "secrets/**",
+)
+# Every file opened is matched against every glob of its config, so their number is bounded.
+MAX_GLOBS = 1000
 
 _SECRET_WORDS = re.compile(r"api_?key|token|secret|password", re.IGNORECASE)
 SECRET_MESSAGE = (
@@ -43,13 +63,33 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 
 def _check_globs(values: list[str] | None) -> list[str] | None:
-    for glob in values or []:
-        if not glob.strip():
-            raise ValueError("a glob must not be empty")
-        if ".." in glob.replace("\\", "/").split("/"):
-            raise ValueError(f"glob {glob!r} uses '..': globs are relative to the config's directory")
-        check_glob(glob)  # here, rather than on the first file the glob is matched against
+    for index, glob in enumerate(values or []):
+        try:
+            _check_glob(glob)
+        except ValueError as exc:  # reported at the glob itself, not at its list
+            raise PydanticCustomError("glob", "{problem}", {"problem": str(exc), "key": index}) from None
     return values
+
+
+def _check_glob(glob: str) -> None:
+    if not glob.strip():
+        raise ValueError("a glob must not be empty")
+    if ".." in glob.replace("\\", "/").split("/"):
+        raise ValueError(f"glob {glob!r} uses '..': globs are relative to the config's directory")
+    check_glob(glob)  # here, rather than on the first file the glob is matched against
+
+
+def _glob_lists(data: Any) -> list[tuple[tuple[str | int, ...], list[Any]]]:
+    """Where the document (not yet validated) holds lists of globs, and those lists."""
+    found: list[tuple[tuple[str | int, ...], list[Any]]] = []
+    privacy = data.get("privacy") if isinstance(data, dict) else None
+    if isinstance(privacy, dict) and isinstance(privacy.get("exclude"), list):
+        found.append((("privacy", "exclude"), privacy["exclude"]))
+    constraints = data.get("constraints") if isinstance(data, dict) else None
+    for index, spec in enumerate(constraints if isinstance(constraints, list) else []):
+        if isinstance(spec, dict) and isinstance(spec.get("files"), list):
+            found.append((("constraints", index, "files"), spec["files"]))
+    return found
 
 
 class ServiceSettings(_Section):
@@ -185,6 +225,23 @@ class ProjectSettings(_Section):
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     constraints: list[ConstraintSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_enough_globs(cls, data: Any) -> Any:
+        """Counted before any glob is compiled, at the list that goes past the bound."""
+        lists = _glob_lists(data)
+        total, seen = sum(len(globs) for _, globs in lists), 0
+        for loc, globs in lists:
+            seen += len(globs)
+            if seen > MAX_GLOBS:
+                raise PydanticCustomError(
+                    "too_many_globs",
+                    "{total} globs in this file ([privacy].exclude and every files list together); at most "
+                    "{limit} globs are allowed, since every file opened is matched against all of them",
+                    {"total": total, "limit": MAX_GLOBS, "at": list(loc)},
+                )
+        return data
 
     @model_validator(mode="after")
     def _unique_names(self) -> ProjectSettings:

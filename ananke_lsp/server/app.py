@@ -6,9 +6,9 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import BinaryIO
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from lsprotocol import types
 from pydantic import ValidationError
@@ -34,6 +34,21 @@ log = logging.getLogger("ananke_lsp.server")
 
 class Excluded(Exception):
     """The file matches a privacy rule: nothing from it may be sent to any engine."""
+
+
+def _named_path(uri: str) -> PurePosixPath | None:
+    """The path a URI of any scheme names (`git:/p/.env?{…}`, `fugitive:///p/.git//0/.env`,
+    `untitled:.env`), or None where it names none to judge."""
+    try:
+        path = unquote(urlsplit(uri).path)
+    except ValueError:  # a malformed authority
+        return None
+    return PurePosixPath(path) if path.strip("/") else None
+
+
+def _on_disk(named: PurePath | None) -> Path | None:
+    """Where a named path is on disk, for finding its configuration: only an absolute one says."""
+    return Path(named) if named is not None and named.is_absolute() else None
 
 
 @dataclass(frozen=True)
@@ -97,7 +112,7 @@ class AnankeServer(LanguageServer):
         self.debouncer = Debouncer()
         self.suggestions = SuggestionCache()
         self.failures = EngineFailures(self.tell)
-        self._located: dict[str, tuple[Path | None, Path | None]] = {}
+        self._located: dict[str, tuple[Path | None, PurePath | None, Path | None]] = {}
         self._located_for: tuple[object, ...] = ()
         self._background: set[asyncio.Task[None]] = set()
 
@@ -171,26 +186,31 @@ class AnankeServer(LanguageServer):
         holding = [r for r in roots if path.is_relative_to(r)]
         return max(holding, key=lambda r: len(r.parts), default=None)
 
-    def _locate(self, uri: str) -> tuple[Path | None, Path | None]:
-        """The file and its workspace root, remembered per URI while the folders stay the same."""
+    def _locate(self, uri: str) -> tuple[Path | None, PurePath | None, Path | None]:
+        """The file (of a `file:` URI), the path the URI names whatever its scheme, and the
+        workspace root holding it; remembered per URI while the folders stay the same."""
         folders = (tuple(self.workspace.folders), self.workspace.root_path)
         if self._located_for != folders:
             self._located.clear()
             self._located_for = folders
         if uri not in self._located:
             path = self.path_of(uri)
-            self._located[uri] = (path, self.workspace_root_of(path))
+            named = path or _named_path(uri)
+            self._located[uri] = (path, named, self.workspace_root_of(_on_disk(named)))
         return self._located[uri]
 
     def target(self, uri: str) -> Target:
-        """The document and its configuration; raises ``Excluded`` for a private file."""
+        """The document and its configuration; raises ``Excluded`` for a private file, and for a
+        URI that names no path to judge, whatever its scheme."""
         doc = self.workspace.text_documents.get(unquote(uri))
         if doc is None:  # pygls would read the file from disk instead: a pipe or /dev/zero never ends
             raise JsonRpcInvalidParams(f"{uri} is not open: ananke works on the documents the editor has opened")
-        path, root = self._locate(uri)
-        project = self.configs.for_file(path, root)
-        if path is not None and project.is_excluded(path):
-            raise Excluded(f"{path.name} matches a privacy rule: nothing from it is sent")
+        path, named, root = self._locate(uri)
+        project = self.configs.for_file(_on_disk(named), root)
+        if named is None:
+            raise Excluded(f"{uri} names no file whose privacy rules could be checked: nothing from it is sent")
+        if project.is_excluded(named, located=path is not None):
+            raise Excluded(f"{named.name} matches a privacy rule: nothing from it is sent")
         return Target(uri, doc, path, project)
 
     def supersede(self, key: str) -> None:

@@ -1,21 +1,24 @@
 """Fill a JSON (or YAML) document from its schema: the schema named for the file in
-`.ananke.toml`, or the document's own `$schema` when it is a local file inside the project
-(a remote schema is never fetched). The generated document is held to the schema token by token."""
+`.ananke.toml`, or the document's own `$schema` when it is a local file inside the project that
+no privacy rule excludes (a remote schema is never fetched). The generated document is held to the
+schema token by token."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 from lsprotocol import types
 
-from ..config.load import MAX_INCLUDED_FILE_BYTES
+from ..config.load import read_project_file
 from ..engines.base import EngineRequest
 from ..types import PyConstraintIR
 from .app import Target
 from .code_actions import Job, Offer, end_of
 
 LANGUAGES = frozenset({"json", "jsonc", "yaml"})
+log = logging.getLogger("ananke_lsp.server")
 _SCHEMA_REF = re.compile(r'"\$schema"\s*:\s*"([^"]+)"|^\$schema:\s*["\']?([^"\'\s]+)|\$schema=(\S+)', re.MULTILINE)
 
 
@@ -34,15 +37,10 @@ def _is_unfilled(text: str) -> bool:
 def _local_schema(target: Target, ref: str) -> PyConstraintIR | None:
     if "://" in ref or target.path is None:
         return None
-    try:
-        candidate = (target.path.parent / ref).resolve()
-        root = target.project.root.resolve()
-        if not candidate.is_relative_to(root) or not candidate.is_file():
-            return None  # outside the project (or missing): not read
-        if candidate.stat().st_size > MAX_INCLUDED_FILE_BYTES:
-            return None
-        text = candidate.read_text("utf-8")
-    except (OSError, RuntimeError, ValueError):  # the document's text chose the path: a NUL, a loop, not UTF-8
+    project = target.project
+    text, problem = read_project_file(project.root, target.path.parent / ref, project.is_excluded)
+    if text is None:
+        log.info("the $schema of %s is not used: %s", target.path.name, problem)
         return None
     try:
         schema = json.loads(text)
@@ -53,7 +51,7 @@ def _local_schema(target: Target, ref: str) -> PyConstraintIR | None:
         schema["properties"] = {"$schema": {"const": ref}, **schema["properties"]}
         schema["required"] = ["$schema", *[r for r in schema.get("required", []) if r != "$schema"]]
         text = json.dumps(schema)
-    return PyConstraintIR(name=f"$schema:{candidate.relative_to(root)}", json_schema=text)
+    return PyConstraintIR(name=f"$schema:{ref}", json_schema=text)
 
 
 def _schemas(target: Target) -> list[PyConstraintIR]:
