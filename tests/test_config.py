@@ -124,7 +124,7 @@ def test_full_file_parses(full: ProjectConfig, tmp_path: Path) -> None:
     assert irs["from_files"].grammar == 'start: "x"'
     assert irs["lark_file"].grammar == 'start: "1" | "2"\n'
     assert compile_check(full) == []
-    assert full.model_path is None  # a remote service names its own model
+    assert full.local_model is None  # a remote service names its own model
 
 
 def test_empty_file_gets_defaults(tmp_path: Path) -> None:
@@ -137,11 +137,6 @@ def test_empty_file_gets_defaults(tmp_path: Path) -> None:
     assert (s.completion.prefix_lines, s.completion.suffix_lines, s.completion.max_tokens) == (256, 64, 64)
     assert s.privacy.exclude == [] and config.constraints == ()
     assert config.settings == ProjectConfig.default(tmp_path).settings
-
-
-def test_embedded_model_path_resolves_against_config_dir(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, '[service]\nmodel = "models/tiny.gguf"\n', "sub/.ananke.toml"))
-    assert config.model_path == tmp_path / "sub" / "models" / "tiny.gguf"
 
 
 # -- positioned errors -------------------------------------------------------------------------
@@ -560,3 +555,18 @@ def test_example_files_satisfy_their_constraints() -> None:
     assert not validate_text("    return 1  \n", python).all_satisfied
     assert not config.is_excluded(EXAMPLE / "src" / "geometry.py")
     assert config.is_excluded(EXAMPLE / "data" / "customers" / "list.csv")
+
+
+@pytest.mark.parametrize("model", ["/etc/passwd", "../outside.gguf", "model.gguf", "~/.cache/x.gguf"])
+def test_a_project_file_cannot_choose_a_model_file(tmp_path: Path, model: str) -> None:
+    config = write(tmp_path, f'[service]\nmodel = "{model}"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    (issue,) = raised.value.issues
+    assert (issue.line, "only a pinned model") == (2, "only a pinned model") and "only a pinned model" in issue.message
+
+
+@pytest.mark.parametrize("model", ["qwen2.5-coder-1.5b", "smollm2-135m", "auto", "default"])
+def test_a_project_file_may_name_a_pinned_model(tmp_path: Path, model: str) -> None:
+    config = load_config(write(tmp_path, f'[service]\nmodel = "{model}"\n'))
+    assert config.local_model == (None if model == "default" else model)

@@ -51,12 +51,12 @@ class ProjectConfig:
         return cls(settings=ProjectSettings(), root=Path(root).absolute())
 
     @property
-    def model_path(self) -> Path | None:
-        """The embedded engine's GGUF file, or None for its default model (or a remote service)."""
+    def local_model(self) -> str | None:
+        """The pinned model the project asks the embedded engine for; None: the user's default."""
         service = self.settings.service
         if service.endpoint is not None or service.model == "default":
             return None
-        return self.root / Path(service.model).expanduser()
+        return service.model
 
     def relative(self, file: Path) -> PurePosixPath | None:
         """``file`` relative to the root, or None when it lies outside."""

@@ -8,9 +8,10 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..models.catalog import AUTO, MODELS
 from ..types import check_endpoint_url
 from .globs import check_glob
 
@@ -96,7 +97,8 @@ class ServiceSettings(_Section):
     """Where generation runs. Without ``endpoint`` the embedded CPU engine is used."""
 
     endpoint: str | None = None
-    # Embedded engine: "default" or a path to a .gguf (relative to the config's directory).
+    # Embedded engine: "default" (the user's choice, else auto) or a pinned model's name: a model
+    # file is code (its chat template is a Jinja program), so a project file cannot pick a path.
     # Remote service: the model id the service should use.
     model: NonEmptyStr = "default"
     timeout_secs: int = Field(default=300, ge=1)
@@ -117,9 +119,14 @@ class ServiceSettings(_Section):
 
     @field_validator("model")
     @classmethod
-    def _model_is_a_name_or_path(cls, value: str) -> str:
-        if "\x00" in value:  # TOML allows "\u0000"; no file name holds it
+    def _model_is_a_pinned_name(cls, value: str, info: ValidationInfo) -> str:
+        if "\x00" in value:  # TOML allows "\u0000"; no model id holds it
             raise ValueError("the model must not contain a NUL character")
+        if info.data.get("endpoint") is None and value not in ("default", AUTO, *MODELS):
+            raise ValueError(
+                f"a project file may name only a pinned model ({', '.join(MODELS)}, or default); "
+                "to load another GGUF file, set `model` in your editor settings or ANANKE_MODEL"
+            )
         return value
 
 

@@ -77,7 +77,7 @@ def choose_engine(project: ProjectConfig, editor: EditorSettings, env: Mapping[s
     trusted |= {_normalized(u) for u in env.get("ANANKE_TRUSTED_ENDPOINTS", "").split(",") if u.strip()}
     user_endpoint = editor.endpoint or env.get("MODAL_ENDPOINT") or None
     if editor.engine == "embedded":
-        return EngineChoice("embedded", model=editor.model or _local_model(project))
+        return EngineChoice("embedded", model=editor.model or project.local_model)
     endpoint, refused = user_endpoint, None
     if endpoint is None and service.endpoint is not None:
         if _normalized(service.endpoint) in trusted:
@@ -85,13 +85,8 @@ def choose_engine(project: ProjectConfig, editor: EditorSettings, env: Mapping[s
         else:
             refused = service.endpoint
     if endpoint is None:
-        return EngineChoice("embedded", model=editor.model or _local_model(project), refused_endpoint=refused)
+        return EngineChoice("embedded", model=editor.model or project.local_model, refused_endpoint=refused)
     kind: EngineKind = "openai" if editor.engine == "openai" else "service"
     model = editor.model or (service.model if service.model != "default" else None)
     api_key = _key_for(endpoint, user_endpoint, editor, env)
     return EngineChoice(kind, endpoint, model, api_key, service.timeout_secs, service.max_retries)
-
-
-def _local_model(project: ProjectConfig) -> str | None:
-    path = project.model_path
-    return str(path) if path is not None else None
