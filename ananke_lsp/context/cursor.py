@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from ..types import PyConstraintIR
 from .brackets import CLOSERS, comment_marker, open_brackets
@@ -12,6 +13,10 @@ from .buffer_constraints import balanced_brackets, indented_block, no_repeat, si
 CountTokens = Callable[[str], int]
 # Languages where brackets are syntax: the completion must close what it opens.
 _PROSE = frozenset({"plaintext", "markdown", "restructuredtext", "latex", "git-commit", "dotenv"})
+# More characters per token than any real text averages: what lies beyond a budget of this many
+# characters per token cannot fit, and is cut before it is tokenized (a minified line of megabytes
+# took seconds to tokenize, then made a prompt no model context holds).
+CHARS_PER_TOKEN = 16
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,22 @@ class CursorContext:
         return found
 
 
-def _fit_start(lines: list[str], budget: int, count: CountTokens) -> list[str]:
-    """Drop whole lines from the start until the rest fits ``budget`` tokens."""
-    while len(lines) > 1 and count("".join(lines)) > budget:
-        lines = lines[max(1, len(lines) // 8) :]
-    return lines
+def _fit(text: str, budget: int, count: CountTokens | None, keep: Literal["start", "end"]) -> str:
+    """The longest start or end of ``text`` within ``budget`` tokens: whole lines are dropped from
+    the far side while more than one is left, then characters (a single line can be huge)."""
+
+    def cut(chars: int) -> str:
+        return text[len(text) - chars :] if keep == "end" else text[:chars]
+
+    text = cut(min(len(text), budget * CHARS_PER_TOKEN))
+    while count is not None and text and (tokens := count(text)) > budget:
+        lines = text.splitlines(keepends=True)
+        if len(lines) > 1:
+            drop = max(1, len(lines) // 8)
+            text = "".join(lines[drop:] if keep == "end" else lines[:-drop])
+        else:  # in proportion to the excess, and at least one character
+            text = cut(min(len(text) - 1, len(text) * budget // tokens))
+    return text
 
 
 def cursor_context(
@@ -63,7 +79,8 @@ def cursor_context(
     suffix_tokens: int | None = None,
     count: CountTokens | None = None,
 ) -> CursorContext:
-    """Split ``source`` at ``offset`` (a str index) into windows bounded in lines, then tokens."""
+    """Split ``source`` at ``offset`` (a str index) into windows bounded in lines, then tokens:
+    counted with ``count`` when given, else bounded by ``CHARS_PER_TOKEN`` characters per token."""
     before, after = source[:offset], source[offset:]
     line_start = before.rfind("\n") + 1
     line_end = after.find("\n")
@@ -71,14 +88,15 @@ def cursor_context(
     earlier = before[:line_start].splitlines(keepends=True)
     later = after[len(line_after) :].splitlines(keepends=True)
     kept_before = earlier[len(earlier) - prefix_lines :] if prefix_lines else []
-    kept_after = later[: suffix_lines + 1]
-    if count is not None and prefix_tokens is not None:
-        kept_before = _fit_start([*kept_before, before[line_start:]], prefix_tokens, count)[:-1]
-    if count is not None and suffix_tokens is not None:
-        kept_after = list(reversed(_fit_start(list(reversed([line_after, *kept_after])), suffix_tokens, count)))[1:]
+    prefix = "".join(kept_before) + before[line_start:]
+    suffix = line_after + "".join(later[: suffix_lines + 1])
+    if prefix_tokens is not None:
+        prefix = _fit(prefix, prefix_tokens, count, "end")
+    if suffix_tokens is not None:
+        suffix = _fit(suffix, suffix_tokens, count, "start")
     return CursorContext(
-        prefix="".join(kept_before) + before[line_start:],
-        suffix=line_after + "".join(kept_after),
+        prefix=prefix,
+        suffix=suffix,
         line_before=before[line_start:],
         line_after=line_after,
         next_line=next((ln.rstrip("\n") for ln in later[1:] if ln.strip()), ""),

@@ -40,7 +40,9 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         )
     offset = doc.offset_at_position(position)
     engine = ls.engine_for(target.project)
-    cursor = cursor_context(
+    # Tokenizing (and loading the model that tokenizes) belongs off the event loop.
+    cursor = await asyncio.to_thread(
+        cursor_context,
         doc.source,
         offset,
         settings.prefix_lines,

@@ -1,0 +1,40 @@
+"""The windows around the cursor fit their token budgets, whatever the shape of the document:
+many short lines, or one minified line of a megabyte; the tokenizer never sees the whole line."""
+
+from __future__ import annotations
+
+from ananke_lsp.context.cursor import CHARS_PER_TOKEN, cursor_context
+
+MINIFIED = "var a=function(b){return b*2};" * 35_000  # ~1 MB on one line
+
+
+class Counter:
+    """A stand-in tokenizer (3 characters a token) that records how much text it was given."""
+
+    def __init__(self) -> None:
+        self.largest = 0
+
+    def __call__(self, text: str) -> int:
+        self.largest = max(self.largest, len(text))
+        return -(-len(text) // 3)
+
+
+def test_one_huge_line_is_cut_to_the_budget_by_characters():
+    count, middle = Counter(), len(MINIFIED) // 2
+    context = cursor_context(MINIFIED, middle, 256, 64, prefix_tokens=100, suffix_tokens=20, count=count)
+    assert 90 <= count(context.prefix) <= 100 and MINIFIED[:middle].endswith(context.prefix)
+    assert 15 <= count(context.suffix) <= 20 and MINIFIED[middle:].startswith(context.suffix)
+    assert count.largest <= 100 * CHARS_PER_TOKEN
+    assert context.line_after == MINIFIED[middle:]  # the buffer constraints still see the whole line
+
+
+def test_whole_lines_are_dropped_before_any_line_is_cut():
+    source = "".join(f"line_{i} = {i}\n" for i in range(200)) + "x = "
+    context = cursor_context(source, len(source), 256, 64, prefix_tokens=50, suffix_tokens=0, count=Counter())
+    assert context.prefix.startswith("line_") and context.prefix.endswith("\nx = ")
+    assert Counter()(context.prefix) <= 50 and context.suffix == ""
+
+
+def test_without_a_tokenizer_a_huge_line_is_still_bounded():
+    context = cursor_context(MINIFIED, len(MINIFIED), 256, 64, prefix_tokens=100, suffix_tokens=20)
+    assert len(context.prefix) == 100 * CHARS_PER_TOKEN and MINIFIED.endswith(context.prefix)
