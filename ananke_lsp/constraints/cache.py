@@ -1,4 +1,5 @@
-"""LRU cache of compiled constraint sets, keyed by the set's deterministic hash."""
+"""LRU cache of compiled constraint sets, keyed by the set's deterministic hash, bounded both in
+entries and in an estimate of the memory they hold."""
 
 from __future__ import annotations
 
@@ -10,14 +11,40 @@ from cachetools import LRUCache
 from ..types import PyConstraintIR
 from .compile import CompiledConstraints, compile_constraints, constraints_hash
 
+# What a compiled set holds, per character of its llguidance grammars: mostly the matchers built
+# for a model's tokenizer (lexer and parser tables). Measured 30-38 bytes (a 240 KB JSON schema:
+# +24 MB with SmolLM2's or Qwen2.5's vocabulary, after 60 decoding steps); rounded up.
+BYTES_PER_GRAMMAR_CHAR = 48
+# The estimated memory all cached sets may hold together. By entry count alone, 1000 entries of
+# large constraints could hold tens of GB.
+MAX_CACHE_BYTES = 256 << 20
+# Request text → hash is remembered for small constraints only (the buffer's, every keystroke); a
+# large one is hashed again (milliseconds, against seconds to compile it) rather than held twice.
+_MEMO_CHARS = 4096
+
+
+def _text_chars(constraints: Sequence[PyConstraintIR]) -> int:
+    return sum(len(c.json_schema or "") + len(c.grammar or "") + sum(map(len, c.regex_patterns)) for c in constraints)
+
+
+def estimated_bytes(compiled: CompiledConstraints) -> int:
+    """The memory ``compiled`` and its matchers hold, estimated from its grammars' size."""
+    chars = sum(len(p.grammar) + len(p.check_grammar) + len(p.source) for p in compiled.parts)
+    return BYTES_PER_GRAMMAR_CHAR * chars
+
 
 class ConstraintCache:
-    def __init__(self, enabled: bool = True, limit: int = 1000) -> None:
+    def __init__(self, enabled: bool = True, limit: int = 1000, max_bytes: int = MAX_CACHE_BYTES) -> None:
         if limit < 0:
             raise RuntimeError(f"cache_size must be >= 0, got {limit}")
         self.enabled = enabled and limit > 0
         self.limit = limit
-        self._lru: LRUCache[str, CompiledConstraints] = LRUCache(maxsize=max(limit, 1))
+        # Weighed in estimated bytes, each entry at least max_bytes / limit: the LRU then holds at
+        # most ``limit`` entries and ``max_bytes`` of estimated memory, evicting the least recent.
+        floor = max(1, max_bytes // max(limit, 1))
+        self._lru: LRUCache[str, CompiledConstraints] = LRUCache(
+            maxsize=max_bytes, getsizeof=lambda c: max(floor, estimated_bytes(c))
+        )
         # the same request text maps to the same normalized hash: skip re-normalizing (JSON parse + dump)
         self._keys: LRUCache[tuple[object, ...], str] = LRUCache(maxsize=max(4 * limit, 1))
         self._lock = threading.Lock()
@@ -40,14 +67,17 @@ class ConstraintCache:
         compiled = compile_constraints(constraints, tokenizer)
         with self._lock:
             self.misses += 1
-            self._lru[key] = compiled
+            if self._lru.getsizeof(compiled) <= self._lru.maxsize:  # a larger one is used, not kept
+                self._lru[key] = compiled
         return compiled, False
 
     def _key(self, constraints: Sequence[PyConstraintIR]) -> str:
         raw = tuple((c.name, c.json_schema, c.grammar, tuple(c.regex_patterns)) for c in constraints)
         key = self._keys.get(raw)
         if key is None:
-            key = self._keys[raw] = constraints_hash(constraints)
+            key = constraints_hash(constraints)
+            if _text_chars(constraints) <= _MEMO_CHARS:
+                self._keys[raw] = key
         return key
 
     def peek(self, constraints: Sequence[PyConstraintIR]) -> CompiledConstraints | None:
