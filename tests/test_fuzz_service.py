@@ -107,13 +107,19 @@ constraints = st.fixed_dictionaries(
         "extra": _wrong,
     },
 )
+# Stop strings around their bounds (16 strings, 1024 characters): every one is checked per token.
+stops = st.one_of(
+    st.lists(st.text(max_size=3), max_size=20),
+    st.lists(st.text("ab\n", min_size=1000, max_size=1100), max_size=2),
+    st.text(max_size=3),  # the OpenAI shapes also take one string
+)
 _FIELDS = {
     "prompt": st.one_of(st.text(max_size=20), _wrong),
     "constraints": st.one_of(st.lists(constraints, max_size=3), _wrong),
     "max_tokens": st.one_of(st.integers(min_value=-5, max_value=200), _wrong),
     "temperature": st.one_of(st.floats(), _wrong),
     "top_p": st.one_of(st.floats(), _wrong),
-    "stop": st.one_of(st.lists(st.text(max_size=3)), _wrong),
+    "stop": st.one_of(stops, _wrong),
     "seed": st.one_of(st.integers(min_value=-(2**64), max_value=2**64), _wrong),
     "chat": _wrong,
     "suffix": _wrong,
@@ -141,7 +147,7 @@ plausible_constraints = st.fixed_dictionaries(
 _common = {
     "seed": st.integers(min_value=-3, max_value=2**64),
     "temperature": st.floats(min_value=0, max_value=2),
-    "stop": st.lists(st.text(max_size=3), max_size=2),
+    "stop": stops,
     "stream": st.booleans(),
 }
 _plausible = {
