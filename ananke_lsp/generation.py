@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .constraints import CompiledConstraints, ConstraintCache, longest_valid_prefix, validate_text
 from .engines.base import Engine, EngineRequest, EngineResult
+from .engines.line_stops import LineStops, finished
 from .types import PyGenerationMetadata, PyProvenance, PyValidationResult
 
 
@@ -21,9 +22,10 @@ class Outcome:
 
     def cut_to_valid(self) -> Outcome:
         """When the token budget ran out mid-construct (an open bracket, an unfinished JSON
-        value), the longest prefix that satisfies every constraint, validated again: an editor
-        shows a shorter valid suggestion rather than an invalid one."""
-        if self.validation.all_satisfied or self.result.finish_reason != "length" or self.compiled is None:
+        value), or a line stop cut the text there, the longest prefix that satisfies every
+        constraint, validated again: an editor shows a shorter valid suggestion, never an invalid one."""
+        cut_short = self.result.finish_reason in ("length", "stop")
+        if self.validation.all_satisfied or not cut_short or self.compiled is None:
             return self
         text = longest_valid_prefix(self.result.text, self.compiled)
         result = self.result.model_copy(update={"text": text})
@@ -71,7 +73,13 @@ async def compile_request(
     return compiled, (time.perf_counter() - start) * 1000
 
 
-def finish(result: EngineResult, compiled: CompiledConstraints | None, lookup_ms: float) -> Outcome:
+def finish(
+    result: EngineResult, compiled: CompiledConstraints | None, lookup_ms: float, line_stops: LineStops | None = None
+) -> Outcome:
+    """Validate the engine's result; with ``line_stops``, first cut it where the suggestion ends
+    (the embedded engine already stopped there; other engines' text is cut here)."""
+    if line_stops is not None:
+        result = result.model_copy(update={"text": finished(result.text, line_stops)})
     if compiled is None:
         validation = PyValidationResult(all_satisfied=True)
     else:
@@ -82,7 +90,7 @@ def finish(result: EngineResult, compiled: CompiledConstraints | None, lookup_ms
 async def run(engine: Engine, cache: ConstraintCache, request: EngineRequest) -> Outcome:
     compiled, lookup_ms = await compile_request(cache, request, engine)
     result = await engine.generate(request, compiled)
-    return finish(result, compiled, lookup_ms)
+    return finish(result, compiled, lookup_ms, request.line_stops)
 
 
 async def run_streaming(
@@ -94,7 +102,7 @@ async def run_streaming(
     try:
         async for item in stream:
             if isinstance(item, EngineResult):
-                yield finish(item, compiled, lookup_ms)
+                yield finish(item, compiled, lookup_ms, request.line_stops)
                 return
             yield item
     finally:

@@ -225,7 +225,7 @@ class _Service:
 
         async def run() -> generation.Outcome:
             result = await self.engine.generate(engine_request, compiled)
-            return generation.finish(result, compiled, lookup_ms)
+            return generation.finish(result, compiled, lookup_ms, engine_request.line_stops)
 
         self.in_flight += 1
         work = asyncio.create_task(run())

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..constraints import CompiledConstraints
 from ..types import PyConstraintIR, PyGenerationContext
+from .fim import ContextFile
+from .line_stops import LineStops
 
 DEFAULT_SYSTEM = "You are a precise code generator. Answer with the requested output only."
 FinishReason = Literal["stop", "length", "cancelled", "constraint_conflict"]
@@ -16,6 +18,7 @@ FinishReason = Literal["stop", "length", "cancelled", "constraint_conflict"]
 # arrives, so a request may not make that work (or its memory) as large as it likes.
 MAX_STOPS = 16
 MAX_STOP_CHARS = 1024
+MAX_CONTEXT_FILES = 16
 
 
 class EngineRequest(BaseModel):
@@ -36,6 +39,11 @@ class EngineRequest(BaseModel):
     # Text after the cursor: engines whose model knows fill-in-the-middle tokens use it, with
     # ``prompt`` as the prefix; others continue ``prompt`` alone.
     suffix: str | None = None
+    # Where a code suggestion ends line by line (a retyped next line, a dedent, blank lines);
+    # the embedded engine stops decoding there, other engines' text is cut afterwards.
+    line_stops: LineStops | None = None
+    # Other files of the project, shown before this one to models that know the repository form.
+    files: list[ContextFile] = Field(default_factory=list, max_length=MAX_CONTEXT_FILES)
 
     def system_prompt(self) -> str:
         """The system message for chat prompts: the default, what the context says, and the

@@ -26,6 +26,8 @@ import numpy as np
 from ..constraints import CompiledConstraints
 from ..constraints.closing import Closer
 from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, PromptTooLongError, collect
+from .fim import FimTokens, fim_prompt, fim_tokens
+from .line_stops import finished, line_cut, settled
 from .model_files import resolve_model_path
 from .sampling import TokenGate, sample
 from .stops import StopScanner
@@ -47,7 +49,7 @@ class LoadedModel:
     stop_ids: frozenset[int]
     load_ms: float
     chat_format: Callable[[str, str], str] | None
-    fim: tuple[str, str, str] | None
+    fim: FimTokens | None
     executor: ThreadPoolExecutor  # the one thread that loaded the model and runs all its compute
     document_start: int  # what an empty prompt evaluates: the model continues from a document's start
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
@@ -139,7 +141,7 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
             stop_ids,
             load_ms,
             _chat_formatter(llm),
-            _fim_markers(llm),
+            fim_tokens(vocab),
             executor,
             document_start=_document_start(llm),
         )
@@ -234,20 +236,6 @@ class EmbeddedEngine:
         )
 
 
-_FIM_SPELLINGS = (
-    ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
-    ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
-)
-
-
-def _fim_markers(llm: object) -> tuple[str, str, str] | None:
-    """The model's fill-in-the-middle markers, if each is a single special token of its vocabulary."""
-    for markers in _FIM_SPELLINGS:
-        if all(len(llm.tokenize(m.encode(), add_bos=False, special=True)) == 1 for m in markers):  # type: ignore[attr-defined]
-            return markers
-    return None
-
-
 def _document_start(llm: object) -> int:
     """The token a document follows in training: ``<|endoftext|>`` where the vocabulary has it as
     one token (Qwen's BOS is that token; SmolLM2's BOS is a chat turn's ``<|im_start|>``), else
@@ -262,8 +250,10 @@ def _document_start(llm: object) -> int:
 def _prompt_tokens(loaded: LoadedModel, request: EngineRequest) -> list[int]:
     """The prompt's tokens, never none: an empty prompt (an empty document, a cursor at 0:0) is
     the document-start token, so evaluating it yields this request's logits and no other's."""
-    text = _prompt_text(loaded, request)
-    tokens: list[int] = loaded.llm.tokenize(text.encode(), add_bos=True, special=True)  # type: ignore[attr-defined]
+    tokens = _fim_prompt(loaded, request)
+    if tokens is None:
+        text = _prompt_text(loaded, request)
+        tokens = loaded.llm.tokenize(text.encode(), add_bos=True, special=True)  # type: ignore[attr-defined]
     if len(tokens) >= loaded.n_ctx:
         raise PromptTooLongError(
             f"prompt is {len(tokens)} tokens; the model context holds {loaded.n_ctx} (prompt and completion "
@@ -272,12 +262,27 @@ def _prompt_tokens(loaded: LoadedModel, request: EngineRequest) -> list[int]:
     return tokens or [loaded.document_start]
 
 
+def _fim_prompt(loaded: LoadedModel, request: EngineRequest) -> list[int] | None:
+    """A code request with the text after the cursor, for a model that knows FIM; else None."""
+    if request.chat or request.suffix is None or loaded.fim is None:
+        return None
+    ctx = request.context
+
+    def plain(text: str) -> list[int]:
+        return loaded.llm.tokenize(text.encode(), add_bos=False, special=False)  # type: ignore[attr-defined]
+
+    root = Path(ctx.project_root) if ctx and ctx.project_root else None
+    path = Path(ctx.current_file) if ctx and ctx.current_file else None
+    shown = str(path.relative_to(root)) if root and path and path.is_relative_to(root) else (path and path.name)
+    files = request.files
+    return fim_prompt(
+        loaded.fim, plain, request.prompt, request.suffix, files=files, path=shown, repo=root.name if root else ""
+    )
+
+
 def _prompt_text(loaded: LoadedModel, request: EngineRequest) -> str:
     if request.chat and loaded.chat_format is not None:
         return loaded.chat_format(request.system_prompt(), request.prompt)
-    if request.suffix and loaded.fim is not None:
-        prefix, suffix, middle = loaded.fim
-        return f"{prefix}{request.prompt}{suffix}{request.suffix}{middle}"
     return request.prompt
 
 
@@ -377,6 +382,10 @@ def _decode(
         safe, cut = stops.feed(new)
         if cut is not None:
             text = text[:cut]
+        if request.line_stops is not None:  # a line that ends the suggestion: stop decoding here
+            line = line_cut(text, request.line_stops, final=False)
+            text, cut = (text, cut) if line is None else (text[:line], line)
+            safe = min(safe, settled(text))
         if safe > sent:
             emit(text[sent:safe])
             sent = safe
@@ -394,6 +403,8 @@ def _decode(
     generated += len(closing)
     # The bytes of a character cut off by the budget or a cancel are left in the decoder: the rest
     # of it was never generated, and flushing them would put U+FFFD into the user's code.
+    if request.line_stops is not None:
+        text = finished(text, request.line_stops)
     if len(text) > sent:
         emit(text[sent:])
     return EngineResult(

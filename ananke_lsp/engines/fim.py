@@ -1,0 +1,70 @@
+"""Fill-in-the-middle prompts in the model's own tokens.
+
+A code model trained on FIM sees ``<prefix-token> before <suffix-token> after <middle-token>`` and
+writes the middle, ending it with an end-of-generation token. Qwen2.5-Coder also learned a
+repository form: ``<|repo_name|>name`` then ``<|file_sep|>path`` + content per file, the file
+being edited last, so other files of the project can inform the suggestion; and since they come
+first, they stay in the KV cache from one keystroke to the next.
+
+The markers are token ids read from the vocabulary (llama.cpp knows each model's FIM tokens), and
+the text between them is tokenized with special tokens *off*: a buffer that happens to contain
+``<|fim_suffix|>`` or ``<|endoftext|>`` stays text, and cannot rearrange the prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+Tokenize = Callable[[str], list[int]]
+
+
+class ContextFile(BaseModel):
+    """Another file of the project, shown to the model before the one being edited."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str  # relative to the project root, as the model saw paths in training
+    text: str
+
+
+@dataclass(frozen=True)
+class FimTokens:
+    prefix: int
+    suffix: int
+    middle: int
+    repo_name: int | None = None
+    file_sep: int | None = None
+
+
+def fim_tokens(vocab: object) -> FimTokens | None:
+    """The vocabulary's FIM token ids, or None when the model has no FIM tokens."""
+    import llama_cpp
+
+    ids = [int(getattr(llama_cpp, f"llama_vocab_fim_{name}")(vocab)) for name in ("pre", "suf", "mid", "rep", "sep")]
+    if min(ids[:3]) < 0:
+        return None
+    repo, sep = (i if i >= 0 else None for i in ids[3:])
+    return FimTokens(ids[0], ids[1], ids[2], repo, sep)
+
+
+def fim_prompt(
+    tokens: FimTokens,
+    tokenize: Tokenize,
+    prefix: str,
+    suffix: str,
+    *,
+    files: Sequence[ContextFile] = (),
+    path: str | None = None,
+    repo: str = "",
+) -> list[int]:
+    """The FIM prompt; in the repository form when there are other files to show and the model
+    knows that form."""
+    middle = [tokens.prefix, *tokenize(prefix), tokens.suffix, *tokenize(suffix), tokens.middle]
+    if not files or tokens.repo_name is None or tokens.file_sep is None:
+        return middle
+    out = [tokens.repo_name, *tokenize(f"{repo}\n")]
+    for file in files:
+        out += [tokens.file_sep, *tokenize(f"{file.path}\n{file.text.rstrip()}\n")]
+    return [*out, tokens.file_sep, *tokenize(f"{path or 'main'}\n"), *middle]
