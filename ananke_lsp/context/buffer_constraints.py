@@ -50,6 +50,21 @@ def single_line() -> PyConstraintIR:
 
 
 @_memo
+def starts_with_code() -> PyConstraintIR:
+    """The cursor sits after the line's indentation: the suggestion starts with code, not with
+    more blanks (a code model re-indents after the editor's auto-indent, and its line lands in
+    the wrong block)."""
+    return PyConstraintIR(name="buffer:starts-with-code", regex_patterns=[r"([^\s][\s\S]*)?"])
+
+
+@_memo
+def block_start(indent: str) -> PyConstraintIR:
+    """A generated block's first line starts at ``indent`` with code; where the block ends is
+    a line stop (a dedent), not a constraint, so the model is never forced to go on inside it."""
+    return PyConstraintIR(name="buffer:block-start", regex_patterns=[rf"{regex_literal(indent)}[^\s][\s\S]*"])
+
+
+@_memo
 def indented_block(indent: str, *, first_line_started: bool) -> PyConstraintIR:
     """Every line stays inside the block at ``indent``: no dedent out of the function or block.
 

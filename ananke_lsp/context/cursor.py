@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from ..engines.line_stops import LineStops
 from ..types import PyConstraintIR
 from .brackets import CLOSERS, comment_marker, open_brackets
-from .buffer_constraints import balanced_brackets, indented_block, no_repeat, single_line
+from .buffer_constraints import balanced_brackets, no_repeat, single_line, starts_with_code
 
 CountTokens = Callable[[str], int]
 # Languages where brackets are syntax: the completion must close what it opens.
@@ -34,7 +35,7 @@ class CursorContext:
 
     def constraints(self, language: str) -> list[PyConstraintIR]:
         """The buffer-derived constraints at this cursor, all enforced while decoding."""
-        found = [single_line() if self.single_line else indented_block(self.line_before, first_line_started=True)]
+        found = [single_line()] if self.single_line else [starts_with_code()] if self.line_before else []
         if language not in _PROSE:
             stack = open_brackets(self.prefix, language)
             if stack is not None:
@@ -49,6 +50,15 @@ class CursorContext:
         if repeat is not None:
             found.append(repeat)
         return found
+
+    def line_stops(self) -> LineStops:
+        """Where the suggestion ends: mid-line, with the line; on an empty line, before a line
+        that leaves the cursor's block or retypes the next line. Never in blanks."""
+        if self.single_line:
+            return LineStops()
+        column = len(self.line_before)
+        following = self.next_line.strip()
+        return LineStops(repeats=(following,) if following else (), dedent_below=column or None, first_column=column)
 
 
 def _fit(text: str, budget: int, count: CountTokens | None, keep: Literal["start", "end"]) -> str:

@@ -58,11 +58,12 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         return reused
     request = EngineRequest(
         prompt=cursor.prefix,
-        suffix=cursor.suffix or None,
+        suffix=cursor.suffix,
+        line_stops=cursor.line_stops(),
         chat=False,
         constraints=constraints,
         max_tokens=settings.max_tokens,
-        temperature=target.project.settings.generation.temperature,
+        temperature=0.0,  # a suggestion is the model's best guess; variety is for *Regenerate*
         context=target.context,
     )
     outcome = await ls.generate(target, request)
