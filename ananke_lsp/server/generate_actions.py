@@ -5,10 +5,11 @@ from __future__ import annotations
 from lsprotocol import types
 
 from ..context.brackets import comment_marker
-from ..context.buffer_constraints import balanced_brackets, indented_block, no_repeat
+from ..context.buffer_constraints import balanced_brackets, block_start, indented_block
 from ..engines.base import EngineRequest
 from .app import Target
 from .code_actions import Job, Offer, end_of
+from .python_actions import fill_between
 
 
 def _indent(line: str) -> str:
@@ -50,17 +51,12 @@ class GenerateFromComment:
         if args[0] == "comment":
             line = int(args[1])  # type: ignore[call-overload]
             indent = _indent(lines[line])
-            balanced = balanced_brackets([], comment_marker(target.doc.language_id))
-            nxt = next((ln for ln in lines[line + 1 :] if ln.strip()), "")
-            constraints = [indented_block(indent, first_line_started=False), balanced]
-            repeat = no_repeat(nxt)
-            first = max(0, line + 1 - target.project.settings.completion.prefix_lines)
-            request = EngineRequest(
-                prompt="\n".join(lines[first : line + 1]) + "\n",
-                chat=False,
-                constraints=[*constraints, *([repeat] if repeat else []), *target.constraints("generate")],
-                **common,
-            )
+            constraints = [
+                block_start(indent),
+                balanced_brackets([], comment_marker(target.doc.language_id)),
+                *target.constraints("generate"),
+            ]
+            request = fill_between(target, lines, line + 1, line + 1, constraints, settings.max_tokens, indent)
             here = types.Position(line=line + 1, character=0)
             return Job(request, types.Range(start=here, end=here), lambda t: t if t.endswith("\n") else t + "\n")
         start, end = int(args[1]), int(args[2])  # type: ignore[call-overload]

@@ -1,5 +1,5 @@
-"""Python code actions: "Implement function" (a placeholder body) and "Add docstring", each held
-to the function's indentation block while decoding."""
+"""Python code actions: "Implement function" (a placeholder body) and "Add docstring", each a
+fill-in-the-middle between the code above and below, ending where it would leave the function."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import re
 from lsprotocol import types
 
 from ..context.brackets import comment_marker
-from ..context.buffer_constraints import balanced_brackets, indented_block
+from ..context.buffer_constraints import balanced_brackets, block_start
 from ..context.python_functions import PythonFunction, function_at
 from ..engines.base import EngineRequest
+from ..engines.line_stops import LineStops
 from ..types import PyConstraintIR
 from .app import Target
 from .code_actions import Job, Offer, end_of
@@ -34,13 +35,25 @@ def _ends_line(text: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
-def _continuation(
-    target: Target, lines: list[str], fn: PythonFunction, constraints: list[PyConstraintIR], max_tokens: int
+def fill_between(
+    target: Target,
+    lines: list[str],
+    start: int,
+    end: int,
+    constraints: list[PyConstraintIR],
+    max_tokens: int,
+    indent: str,
 ) -> EngineRequest:
-    """The model continues the file from the start of ``fn``'s body (raw text, no chat)."""
-    first = max(0, fn.body_start - target.project.settings.completion.prefix_lines)
+    """Fill-in-the-middle for new lines replacing ``lines[start:end]`` (raw text, no chat): the
+    code above and below, within the completion windows; the block ends where a line leaves
+    ``indent`` or retypes the code that follows."""
+    window = target.project.settings.completion
+    after = lines[end : end + window.suffix_lines]
+    following = next((ln.strip() for ln in after if ln.strip()), "")
     return EngineRequest(
-        prompt="\n".join(lines[first : fn.body_start]) + "\n",
+        prompt="\n".join(lines[max(0, start - window.prefix_lines) : start]) + "\n",
+        suffix="\n".join(after),
+        line_stops=LineStops(repeats=(following,) if following else (), dedent_below=len(indent) or None),
         chat=False,
         constraints=constraints,
         max_tokens=max_tokens,
@@ -64,11 +77,12 @@ class ImplementFunction:
     def prepare(self, target: Target, args: list[object]) -> Job:
         lines, fn = _function(target, args)
         constraints = [
-            indented_block(fn.body_indent, first_line_started=False),
+            block_start(fn.body_indent),
             balanced_brackets([], comment_marker("python")),
             *target.constraints("implement_function"),
         ]
-        request = _continuation(target, lines, fn, constraints, target.project.settings.generation.max_tokens)
+        max_tokens = target.project.settings.generation.max_tokens
+        request = fill_between(target, lines, fn.body_start, fn.body_end, constraints, max_tokens, fn.body_indent)
         replace = types.Range(start=types.Position(line=fn.body_start, character=0), end=end_of(lines, fn.body_end))
         return Job(request, replace, _ends_line)
 
@@ -94,6 +108,7 @@ class AddDocstring:
     def prepare(self, target: Target, args: list[object]) -> Job:
         lines, fn = _function(target, args)
         constraints = [docstring_constraint(fn.body_indent), *target.constraints("add_docstring")]
-        request = _continuation(target, lines, fn, constraints, min(target.project.settings.generation.max_tokens, 160))
+        max_tokens = min(target.project.settings.generation.max_tokens, 160)
+        request = fill_between(target, lines, fn.body_start, fn.body_start, constraints, max_tokens, fn.body_indent)
         here = types.Position(line=fn.body_start, character=0)
         return Job(request, types.Range(start=here, end=here), _ends_line)
