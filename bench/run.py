@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The engine, service and LSP overhead figures are measured on the tiny SmolLM2, as before the code
+# models arrived, so runs stay comparable; suggestion quality and latency name their models.
+os.environ.setdefault("ANANKE_MODEL", "smollm2-135m")
 
 from bench import concurrency, foundation, lsp, runtimes, service
 

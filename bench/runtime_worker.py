@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ananke_lsp.constraints import compile_constraints, validate_text
-from ananke_lsp.engines.model_files import default_model_path
+from ananke_lsp.engines.model_files import resolve_model_path
 from ananke_lsp.types import PyConstraintIR
 
 TOKENS = 128
@@ -60,7 +60,7 @@ def llama_cpp() -> dict:
     import llama_cpp
 
     started = time.perf_counter()
-    llm = llama_cpp.Llama(model_path=str(default_model_path()), n_ctx=4096, n_threads=2, verbose=False)
+    llm = llama_cpp.Llama(model_path=str(resolve_model_path("smollm2-135m")), n_ctx=4096, n_threads=2, verbose=False)
     load_ms = (time.perf_counter() - started) * 1000
     tokens = llm.tokenize(PROMPT.encode(), special=True)
     rates = []
@@ -84,7 +84,7 @@ def transformers_runtime() -> dict:
 
     from ananke_lsp.engines.sampling import allowed_tokens
 
-    path = default_model_path()
+    path = resolve_model_path("smollm2-135m")
     started = time.perf_counter()
     tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)

