@@ -38,3 +38,23 @@ def test_whole_lines_are_dropped_before_any_line_is_cut():
 def test_without_a_tokenizer_a_huge_line_is_still_bounded():
     context = cursor_context(MINIFIED, len(MINIFIED), 256, 64, prefix_tokens=100, suffix_tokens=20)
     assert len(context.prefix) == 100 * CHARS_PER_TOKEN and MINIFIED.endswith(context.prefix)
+
+
+def _at_marker(source: str):
+    offset = source.index("|")
+    return cursor_context(source.replace("|", ""), offset, 256, 64)
+
+
+def test_an_empty_line_inside_a_block_gets_one_line_and_a_block_at_its_end():
+    inside = _at_marker("def f(xs):\n    total = 0\n    |\n    return total\n")
+    assert inside.inside_block and inside.line_stops().max_lines == 1
+    at_end = _at_marker("def f(xs):\n    for x in xs:\n        |\n    return 1\n")
+    assert not at_end.inside_block and at_end.line_stops().max_lines is None
+    assert at_end.line_stops().dedent_below == 8 and at_end.line_stops().repeats == ("return 1",)
+
+
+def test_above_deeper_code_a_python_line_must_open_the_block():
+    header = _at_marker("def f(xs):\n    |\n        print(x)\n    return 1\n")
+    names = [c.name for c in header.constraints("python")]
+    assert "buffer:opens-block" in names and "buffer:starts-with-code" in names
+    assert "buffer:opens-block" not in [c.name for c in header.constraints("javascript")]

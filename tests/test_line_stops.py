@@ -59,3 +59,10 @@ def test_a_cut_is_a_line_boundary_prefix_and_settled_text_is_never_taken_back(pa
         for end in range(len(text) + 1):
             if line_cut(text[:end], BODY, final=False) is None:
                 assert cut >= settled(text[:end])
+
+
+def test_one_line_ends_with_its_line_break():
+    one = LineStops(max_lines=1, first_column=4)
+    assert line_cut("x = 1", one, final=False) is None
+    assert line_cut("x = 1\n", one, final=False) == len("x = 1")
+    assert finished("x = 1\n    y = 2\n", one) == "x = 1"

@@ -58,6 +58,13 @@ def starts_with_code() -> PyConstraintIR:
 
 
 @_memo
+def opens_block() -> PyConstraintIR:
+    """Python, on an empty line above more deeply indented code: the line must open that block
+    (end with `:`), or the code below would no longer parse."""
+    return PyConstraintIR(name="buffer:opens-block", regex_patterns=[r"[^\n]*:[ \t]*(#[^\n]*)?"])
+
+
+@_memo
 def block_start(indent: str) -> PyConstraintIR:
     """A generated block's first line starts at ``indent`` with code; where the block ends is
     a line stop (a dedent), not a constraint, so the model is never forced to go on inside it."""

@@ -9,7 +9,7 @@ from typing import Literal
 from ..engines.line_stops import LineStops
 from ..types import PyConstraintIR
 from .brackets import CLOSERS, comment_marker, open_brackets
-from .buffer_constraints import balanced_brackets, no_repeat, single_line, starts_with_code
+from .buffer_constraints import balanced_brackets, no_repeat, opens_block, single_line, starts_with_code
 
 CountTokens = Callable[[str], int]
 # Languages where brackets are syntax: the completion must close what it opens.
@@ -36,6 +36,8 @@ class CursorContext:
     def constraints(self, language: str) -> list[PyConstraintIR]:
         """The buffer-derived constraints at this cursor, all enforced while decoding."""
         found = [single_line()] if self.single_line else [starts_with_code()] if self.line_before else []
+        if language == "python" and not self.single_line and _indent(self.next_line) > len(self.line_before):
+            found.append(opens_block())
         if language not in _PROSE:
             stack = open_brackets(self.prefix, language)
             if stack is not None:
@@ -51,14 +53,31 @@ class CursorContext:
             found.append(repeat)
         return found
 
+    @property
+    def inside_block(self) -> bool:
+        """An empty line with code below it at the cursor's depth or deeper: the block goes on
+        after the cursor, so a suggestion is one line (at the end of a block, or in an empty
+        one, it may be several; the rule Copilot-style completers use)."""
+        return bool(self.next_line.strip()) and _indent(self.next_line) >= len(self.line_before)
+
     def line_stops(self) -> LineStops:
-        """Where the suggestion ends: mid-line, with the line; on an empty line, before a line
-        that leaves the cursor's block or retypes the next line. Never in blanks."""
+        """Where the suggestion ends: mid-line, with the line; on an empty line, with its line
+        when the block goes on below, else before a line that leaves the cursor's block or
+        retypes the next line. Never in blanks."""
         if self.single_line:
             return LineStops()
         column = len(self.line_before)
         following = self.next_line.strip()
-        return LineStops(repeats=(following,) if following else (), dedent_below=column or None, first_column=column)
+        return LineStops(
+            repeats=(following,) if following else (),
+            dedent_below=column or None,
+            first_column=column,
+            max_lines=1 if self.inside_block else None,
+        )
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
 
 
 def _fit(text: str, budget: int, count: CountTokens | None, keep: Literal["start", "end"]) -> str:

@@ -26,6 +26,8 @@ class LineStops(BaseModel):
     blank_run: int | None = Field(default=2, ge=1)
     # the column at which the output starts: its first line's indentation counts from there
     first_column: int = Field(default=0, ge=0)
+    # ends with the line break that would start line ``max_lines + 1`` (1: one line of code)
+    max_lines: int | None = Field(default=None, ge=1)
 
 
 def _indent(line: str) -> int:
@@ -43,8 +45,10 @@ def _ends_here(line: str, column: int, blanks: int, stops: LineStops, complete: 
 def line_cut(text: str, stops: LineStops, *, final: bool) -> int | None:
     """The index to cut ``text`` at, or None. A line is judged once it is complete (or, with
     ``final``, the last line as it stands); a dedent as soon as it shows."""
-    start, blanks = 0, 0
+    start, blanks, lines = 0, 0, 0
     while start <= len(text):
+        if stops.max_lines is not None and lines == stops.max_lines:
+            return len(text[:start].rstrip())
         end = text.find("\n", start)
         complete = end >= 0 or final
         line = text[start:] if end < 0 else text[start:end]
@@ -54,6 +58,7 @@ def line_cut(text: str, stops: LineStops, *, final: bool) -> int | None:
             return len(text[:start].rstrip())  # the line, and the blanks before it, go
         if end < 0:
             return None
+        lines += bool(line.strip())
         start = end + 1
     return None
 
