@@ -52,20 +52,11 @@ def _constraints(args: argparse.Namespace) -> list[PyConstraintIR]:
     return found
 
 
-def _conflict(response: PyGenerationResponse) -> bool:
-    """The constraints left no token to continue with: the engine says so, or it ended the text
-    while a constraint it enforced token by token was unmet, which it does only when nothing else
-    is allowed (the budget did not run out: that is "length")."""
-    v, m = response.validation, response.metadata
-    unmet_enforced = bool(v.violated) and set(v.violated) <= set(v.enforced)
-    return m.finish_reason == "constraint_conflict" or (m.finish_reason == "stop" and unmet_enforced)
-
-
 def _status(response: PyGenerationResponse) -> str:
     v, m = response.validation, response.metadata
     if v.all_satisfied:
         return "all constraints hold"
-    if _conflict(response):
+    if m.finish_reason == "constraint_conflict":  # the engine found no token all of them allow
         names = ", ".join(v.violated)
         after = f"after {m.tokens_generated} tokens no next token satisfies all of them"
         return f"CONFLICT: the constraints contradict each other ({names}): {after}"

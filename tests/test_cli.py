@@ -60,6 +60,21 @@ def test_generate_reports_conflicting_constraints_as_a_conflict(tmp_path: Path, 
     assert "CONFLICT: the constraints contradict each other" in run.stderr and "incomplete" not in run.stderr
 
 
+@pytest.mark.parametrize(
+    "conflicting",
+    [["--regex", "a+", "--regex", "b+"], ["--regex", "a+", "--grammar", "B"]],
+    ids=["two regexes (one matcher)", "a regex and a grammar (two matchers)"],
+)
+def test_the_engine_itself_reports_the_conflict(tmp_path: Path, conflicting: list[str]):
+    # not inferred from an end of text with unmet constraints: the engine ends with the reason
+    (tmp_path / "b.lark").write_text('start: "b"+\n')
+    args = [str(tmp_path / "b.lark") if a == "B" else a for a in conflicting]
+    run = _ananke("generate", "Say hi", *args, "--max-tokens", "8", "--json")
+    assert run.returncode == 1
+    response = json.loads(run.stdout)
+    assert response["metadata"]["finish_reason"] == "constraint_conflict" and response["code"] == ""
+
+
 def _fifo(path: Path) -> Path:
     os.mkfifo(path)
     return path

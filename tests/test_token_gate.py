@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ananke_lsp.constraints import compile_constraints
-from ananke_lsp.engines.embedded import LoadedModel, load_model
+from ananke_lsp.engines.base import EngineRequest
+from ananke_lsp.engines.embedded import EmbeddedEngine, LoadedModel, load_model
 from ananke_lsp.engines.sampling import TokenGate
 from ananke_lsp.types import PyConstraintIR
 
@@ -65,6 +66,34 @@ def test_the_end_is_refused_until_every_matcher_accepts(model: LoadedModel):
 def test_constraints_that_leave_no_token_say_so(model: LoadedModel):
     gate = _gate(model, "a", "b")
     assert gate.next_token(_logits(model, {_token(model, "a"): 3.0}), 0.0, 1.0, np.random.default_rng(0)) is None
+
+
+def _one_constraint(model: LoadedModel, *patterns: str) -> TokenGate:
+    # The regexes of one constraint are intersected into one lexeme: one matcher, whose mask for a
+    # contradiction offers only the end of text although the matcher does not accept.
+    compiled = compile_constraints([PyConstraintIR(name="r", regex_patterns=list(patterns))], model.tokenizer)
+    matchers, _ = compiled.matchers(model.tokenizer)  # type: ignore[arg-type]
+    return TokenGate(matchers, model.n_vocab, model.stop_ids)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_contradicting_regexes_in_one_matcher_are_a_conflict_not_an_end(model: LoadedModel, temperature: float):
+    gate = _one_constraint(model, "a+", "b+")
+    logits = _logits(model, {min(model.stop_ids): 9.0, _token(model, "a"): 3.0})
+    assert gate.next_token(logits, temperature, 1.0, np.random.default_rng(0)) is None
+
+
+def test_the_end_stays_allowed_where_the_constraint_is_met(model: LoadedModel):
+    gate = _one_constraint(model, "(ab)?", "a?b?")  # satisfiable: empty or "ab"
+    stop = min(model.stop_ids)
+    assert gate.next_token(_logits(model, {stop: 9.0}), 0.0, 1.0, np.random.default_rng(0)) == stop
+
+
+async def test_the_engine_finishes_contradicting_regexes_with_constraint_conflict(engine: EmbeddedEngine):
+    constraints = [PyConstraintIR(name="r", regex_patterns=["a+", "b+"])]
+    request = EngineRequest(prompt="Say hi", constraints=constraints, max_tokens=8, temperature=0.0)
+    result = await engine.generate(request, compile_constraints(constraints))
+    assert result.finish_reason == "constraint_conflict" and result.text == ""
 
 
 @pytest.mark.parametrize("top_p", [1.0, 0.9])

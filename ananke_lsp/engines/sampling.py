@@ -52,6 +52,7 @@ class TokenGate:
         self._matchers = matchers
         self._n_vocab = n_vocab
         self._stop_ids = stop_ids
+        self._stops = np.array(sorted(t for t in stop_ids if t < n_vocab), dtype=np.intp)
         self._bitmask = allocate_token_bitmask(len(matchers), n_vocab)
         self.enforce_us = 0.0  # time spent checking and masking, over the whole generation
         self.masks = 0  # full masks computed
@@ -60,7 +61,7 @@ class TokenGate:
         self, logits: NDArray[np.float32], temperature: float, top_p: float, rng: np.random.Generator
     ) -> int | None:
         """A token every matcher allows, sampled from ``logits`` (masked in place when needed);
-        None when the matchers leave no token at all."""
+        None when the matchers leave no way on: the constraints contradict each other."""
         start = time.perf_counter()
         try:
             if temperature <= 0.0 or top_p >= 1.0:
@@ -82,7 +83,14 @@ class TokenGate:
 
     def _penalty(self) -> NDArray[np.float32] | None:
         self.masks += 1
+        if any(m.is_error() for m in self._matchers):
+            return None
         for row, matcher in enumerate(self._matchers):
             fill_next_token_bitmask(matcher, self._bitmask, row)
         allowed = allowed_tokens(self._bitmask, self._n_vocab)
+        # The end of text counts only where every matcher accepts, as in `_allows`. A matcher with
+        # nowhere to go (regexes of one constraint contradicting inside their one lexeme) offers
+        # the end without accepting: taking it would end with "stop" and unmet constraints.
+        if not all(m.is_accepting() for m in self._matchers):
+            allowed[self._stops] = False
         return _PENALTY[allowed.view(np.uint8)] if allowed.any() else None
