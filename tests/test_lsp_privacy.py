@@ -86,6 +86,19 @@ async def test_the_recorder_sees_an_ordinary_document(client: LanguageClient, pr
     assert len(recorder.bodies) == before + 1 and b"area" in recorder.bodies[-1]
 
 
+async def test_other_open_files_go_first_and_private_ones_never(client: LanguageClient, project: Path, remote):
+    recorder, _ = remote
+    helper = "def double(x: float) -> float:\n    return 2 * x\n"
+    open_doc(client, project / "helpers.py", helper)
+    open_doc(client, project / "secrets" / "keys.py", f"KEY = {SECRET!r}\n")
+    open_doc(client, project / "notes.md", "# notes\n", language="markdown")  # another language: not shown
+    uri = open_doc(client, project / "calc.py", CODE)
+    assert await inline(client, uri, end_position(CODE)) is not None
+    files = json.loads(recorder.bodies[-1])["files"]
+    assert [f["path"] for f in files] == ["helpers.py"] and files[0]["text"] == helper
+    assert not _secret_reached(recorder)
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -57,11 +57,17 @@ def starts_with_code() -> PyConstraintIR:
     return PyConstraintIR(name="buffer:starts-with-code", regex_patterns=[r"([^\s][\s\S]*)?"])
 
 
+# The Python statements that open an indented block: their header starts with one of these.
+_BLOCK_KEYWORDS = "if|elif|else|for|while|try|except|finally|with|def|class|async|match|case"
+
+
 @_memo
 def opens_block() -> PyConstraintIR:
-    """Python, on an empty line above more deeply indented code: the line must open that block
-    (end with `:`), or the code below would no longer parse."""
-    return PyConstraintIR(name="buffer:opens-block", regex_patterns=[r"[^\n]*:[ \t]*(#[^\n]*)?"])
+    """Python, on an empty line above more deeply indented code: the line must open that block,
+    or the code below would no longer parse. The keyword comes first, so the model is steered
+    from its first token, not refused its line break after writing something else."""
+    header = rf"({_BLOCK_KEYWORDS})([ \t(\[{{'\"][^\n]*)?:[ \t]*(#[^\n]*)?"  # keyword, then no word character
+    return PyConstraintIR(name="buffer:opens-block", regex_patterns=[header])
 
 
 @_memo

@@ -6,13 +6,50 @@ import asyncio
 import logging
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from ..constraints import validate_text
 from ..context.cursor import cursor_context
-from ..engines.base import EngineRequest
-from .app import AnankeServer, Excluded
+from ..engines.base import MAX_CONTEXT_FILES, EngineRequest
+from ..engines.fim import ContextFile
+from .app import AnankeServer, Excluded, Target
 
 log = logging.getLogger("ananke_lsp.server")
+
+
+# Characters per token assumed when fitting other files into [completion] context_tokens: a
+# little under what code averages, so the budget is not exceeded.
+_CONTEXT_CHARS_PER_TOKEN = 3
+
+
+def context_files(ls: AnankeServer, target: Target, budget_tokens: int) -> list[ContextFile]:
+    """Other open documents of the same project and language, head first, in a stable order (by
+    path, so the prompt's start stays the same from one keystroke to the next); never a private
+    one. Each gets an equal share of the budget."""
+    others = []
+    for uri in sorted(ls.workspace.text_documents):
+        if uri == target.uri:
+            continue
+        try:
+            other = ls.target(uri)
+        except (Excluded, JsonRpcInvalidParams):
+            continue
+        same = other.project.root == target.project.root and other.doc.language_id == target.doc.language_id
+        if same and other.path is not None and (relative := other.project.relative(other.path)) is not None:
+            others.append((relative.as_posix(), other.doc.source))
+    others = others[:MAX_CONTEXT_FILES]
+    if not others or budget_tokens <= 0:
+        return []
+    share = budget_tokens * _CONTEXT_CHARS_PER_TOKEN // len(others)
+    return [ContextFile(path=path, text=_head(text, share)) for path, text in others if text.strip()]
+
+
+def _head(text: str, chars: int) -> str:
+    """The start of ``text`` within ``chars``, in whole lines where there is more than one."""
+    if len(text) <= chars:
+        return text
+    cut = text.rfind("\n", 0, chars)
+    return text[: cut + 1] if cut > 0 else text[:chars]
 
 
 def _still_valid(ls: AnankeServer, constraints: list, text: str) -> bool:
@@ -65,6 +102,7 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         max_tokens=settings.max_tokens,
         temperature=0.0,  # a suggestion is the model's best guess; variety is for *Regenerate*
         context=target.context,
+        files=context_files(ls, target, settings.context_tokens),
     )
     outcome = await ls.generate(target, request)
     if not outcome.validation.all_satisfied:
