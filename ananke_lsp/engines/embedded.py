@@ -28,7 +28,7 @@ from ..constraints.closing import Closer
 from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, PromptTooLongError, collect
 from .fim import FimTokens, fim_prompt, fim_tokens
 from .line_stops import finished, line_cut, settled
-from .model_files import resolve_model_path
+from .model_files import resolve_model_path, why_this_model
 from .sampling import TokenGate, sample
 from .stops import StopScanner
 
@@ -231,7 +231,7 @@ class EmbeddedEngine:
             ok=True,
             engine=self.name,
             model=loaded.name,
-            detail=f"loaded in {loaded.load_ms:.0f} ms",
+            detail=f"loaded in {loaded.load_ms:.0f} ms; {why_this_model(self._model_arg)}",
             tokens_decoded=loaded.tokens_decoded,
         )
 

@@ -39,6 +39,16 @@ def model_name(model: str | None) -> str:
     return model if model in MODELS else Path(model).stem
 
 
+def why_this_model(model: str | None) -> str:
+    """Where the model setting came from, for health checks and ``ananke models``."""
+    if model and model not in (AUTO, "default"):
+        return f"model {model!r} as set"
+    if (env := os.environ.get("ANANKE_MODEL")) and env != AUTO:
+        return f"model {env!r} from ANANKE_MODEL"
+    choice = auto_choice()
+    return f"auto chose {choice.model}: {choice.reason}"
+
+
 def resolve_model_path(model: str | None) -> Path:
     """The verified file for a model setting; ``ModelError`` with the fix when it is unusable."""
     name = model_name(model)
