@@ -98,6 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
+        from modal_service.http_server import uvicorn_config
         from modal_service.server import create_app
         from modal_service.settings import ServiceSettings
     except ImportError as exc:
@@ -113,7 +114,10 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     app = create_app(EmbeddedEngine(args.model), settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
+    config = uvicorn_config(
+        app, settings, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5
+    )
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -9,15 +9,27 @@ from ananke_lsp.wire import ErrorBody, ErrorDetail
 
 class ServiceError(Exception):
     def __init__(
-        self, status: int, kind: str, message: str, *, constraint: str | None = None, retry_after: int | None = None
+        self,
+        status: int,
+        kind: str,
+        message: str,
+        *,
+        constraint: str | None = None,
+        retry_after: int | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.body = ErrorBody(error=ErrorDetail(type=kind, message=message, constraint=constraint))
         self.retry_after = retry_after
+        self.close = close  # the connection ends with this answer (the rest of the request is not read)
 
     def response(self) -> JSONResponse:
-        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
+        headers: dict[str, str] = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
         if self.status == 401:
-            headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-        return JSONResponse(self.body.model_dump(exclude_none=True), status_code=self.status, headers=headers)
+            headers["WWW-Authenticate"] = "Bearer"
+        if self.close:
+            headers["Connection"] = "close"
+        return JSONResponse(self.body.model_dump(exclude_none=True), status_code=self.status, headers=headers or None)

@@ -140,11 +140,17 @@ class _Service:
         if declared.isdigit() and int(declared) > limit:
             raise too_large
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
+        seconds = self.settings.body_timeout_s
+        try:
+            async with asyncio.timeout(seconds):  # a body sent a byte at a time would hold it forever
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large
+                    chunks.append(chunk)
+        except TimeoutError:
+            message = f"the request body did not arrive within {seconds:g} s"
+            raise ServiceError(408, "timeout", message, close=True) from None
         return b"".join(chunks)
 
     def parse(self, body: bytes, shape: type[_Body]) -> _Body:
