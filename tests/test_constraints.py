@@ -109,3 +109,25 @@ def test_cache_is_lru_and_honours_limit_and_disable():
     off = ConstraintCache(enabled=False, limit=10)
     off.get(sets[0])
     assert off.get(sets[0])[1] is False and off.stats() == {"size": 0, "limit": 10}
+
+
+def test_matcher_memo_is_bounded_by_estimated_bytes_and_by_count():
+    from ananke_lsp.constraints.cache import MatcherMemo, matcher_bytes
+
+    built: list[str] = []
+
+    def build(grammar: str) -> object:
+        built.append(grammar)
+        return object()
+
+    small = [f"start: /a{{{i}}}/" for i in range(4)]
+    memo = MatcherMemo(build, limit=3, max_bytes=10 * matcher_bytes("x" * 1000))  # type: ignore[arg-type]
+    for grammar in small:
+        memo(grammar)
+    assert len(memo) == 3 and memo(small[-1]) is memo(small[-1]) and len(built) == 4  # by count
+    large = "start: /b/ " + "x" * 4000  # weighs 4 of the 10: two of them fit, not three
+    for i in range(3):
+        memo(large + str(i))
+    assert len(memo) == 2 and built[-3:] == [large + str(i) for i in range(3)]
+    huge = "x" * 20_000  # over the whole budget: built and used, never kept
+    assert memo(huge) is not memo(huge) and len(memo) == 2

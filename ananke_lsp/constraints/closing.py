@@ -8,14 +8,10 @@ longer fits in what is left of the budget, the engine emits it instead of sampli
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
-import llguidance as llg
-
 from .compile import ConstraintPart
-from .deep_stack import on_deep_stack
-from .validate import byte_tokenizer
+from .validate import byte_matcher
 
 # Closers first, then other punctuation (ends a word or a number), then the rest.
 _PUNCT = bytes(b for b in range(33, 127) if not chr(b).isalnum())
@@ -24,17 +20,12 @@ MAX_CLOSING_BYTES = 48
 _MAX_NODES = 400
 
 
-@functools.lru_cache(maxsize=256)
-def _prototype(grammar: str) -> llg.LLMatcher:
-    return on_deep_stack(lambda: llg.LLMatcher(byte_tokenizer(), grammar, log_level=0))
-
-
 class Closer:
     """Byte-level twins of the enforced matchers, fed the generated text lazily: nothing is
     consumed until the first `closing()` call, so ordinary decoding pays nothing."""
 
     def __init__(self, parts: Sequence[ConstraintPart]) -> None:
-        self._matchers = [_prototype(p.grammar).deep_copy() for p in parts]
+        self._matchers = [byte_matcher(p.grammar) for p in parts]
         self._pending = bytearray()
         self.broken = any(m.is_error() for m in self._matchers)
 

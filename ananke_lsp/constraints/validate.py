@@ -11,6 +11,7 @@ from typing import ClassVar
 import llguidance as llg
 
 from ..types import PyValidationResult
+from .cache import MatcherMemo
 from .compile import CompiledConstraints, ConstraintPart, short_reason
 from .deep_stack import on_deep_stack
 
@@ -32,10 +33,18 @@ def byte_tokenizer() -> llg.LLTokenizer:
     return llg.LLTokenizer(llg.TokenizerWrapper(_ByteTokenizer()))
 
 
-@functools.lru_cache(maxsize=512)
-def _prototype(check_grammar: str) -> llg.LLMatcher:
-    # building a matcher costs ~0.3 ms; a deep copy of a built one a few µs
-    return on_deep_stack(lambda: llg.LLMatcher(byte_tokenizer(), check_grammar, log_level=0))
+def _byte_matcher(grammar: str) -> llg.LLMatcher:
+    return on_deep_stack(lambda: llg.LLMatcher(byte_tokenizer(), grammar, log_level=0))
+
+
+# Byte-level matchers by grammar text, for validation (a part's check grammar) and for closing (its
+# grammar): the grammars of the constraint sets in use, each estimated like the constraint cache's.
+BYTE_MATCHERS = MatcherMemo(_byte_matcher, limit=768, max_bytes=64 << 20)
+
+
+def byte_matcher(grammar: str) -> llg.LLMatcher:
+    """A fresh byte-level matcher for ``grammar``: a copy of the one kept in BYTE_MATCHERS."""
+    return BYTE_MATCHERS(grammar).deep_copy()
 
 
 def _utf8(text: str) -> bytes:
@@ -44,13 +53,9 @@ def _utf8(text: str) -> bytes:
     return text.encode(errors="surrogatepass")
 
 
-def _checker(part: ConstraintPart) -> llg.LLMatcher:
-    return _prototype(part.check_grammar).deep_copy()
-
-
 def part_violation(part: ConstraintPart, text: str) -> str | None:
     """None when ``text`` is a complete match of ``part``, else the reason."""
-    matcher = _checker(part)
+    matcher = byte_matcher(part.check_grammar)
     data = _utf8(text)
     consumed = matcher.try_consume_tokens(list(data))
     if consumed < len(data):
@@ -65,7 +70,7 @@ def part_violation(part: ConstraintPart, text: str) -> str | None:
 
 def _accepting_ends(part: ConstraintPart, data: bytes) -> set[int]:
     """Byte offsets at which ``data[:offset]`` is a complete match of ``part``."""
-    matcher = _checker(part)
+    matcher = byte_matcher(part.check_grammar)
     ends = {0} if matcher.is_accepting() else set()
     for offset, byte in enumerate(data, start=1):
         if not matcher.consume_token(byte):
