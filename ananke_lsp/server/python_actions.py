@@ -3,12 +3,10 @@ fill-in-the-middle between the code above and below, ending where it would leave
 
 from __future__ import annotations
 
-import re
-
 from lsprotocol import types
 
 from ..context.brackets import comment_marker
-from ..context.buffer_constraints import balanced_brackets, block_start
+from ..context.buffer_constraints import balanced_brackets, block_start, regex_literal
 from ..context.python_functions import PythonFunction, function_at
 from ..engines.base import EngineRequest
 from ..engines.line_stops import LineStops
@@ -89,7 +87,7 @@ class ImplementFunction:
 
 def docstring_constraint(indent: str) -> PyConstraintIR:
     """A triple-quoted docstring at ``indent``: a summary line, then indented lines, closed."""
-    pad = re.escape(indent)
+    pad = regex_literal(indent)  # buffer text: the one escaper for constraints (buffer_constraints.py)
     text = r'[^"\\\n]'
     return PyConstraintIR(name="buffer:docstring", regex_patterns=[rf'{pad}"""{text}+(\n({pad}{text}*)?)*"""\n?'])
 
