@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from ananke_lsp.server.transport import MAX_MESSAGE_BYTES
 
+from . import raw_lsp
 from .raw_lsp import COMMAND, RawLspClient
 from .servers import free_port
 
@@ -94,17 +96,55 @@ async def test_an_expected_failure_is_a_clean_message(lsp: RawLspClient, tmp_pat
     assert "data" not in error and "Traceback" not in (tmp_path / "stderr.log").read_text()
 
 
+# The server with a bug planted in the project lookup of ananke.cacheStats (and only there).
+BUGGED = [
+    sys.executable,
+    "-c",
+    "import sys\n"
+    "from ananke_lsp.server import commands, main\n"
+    "def _bug(*args):\n"
+    "    raise ZeroDivisionError('a planted bug')\n"
+    "commands._project_for = _bug\n"
+    "sys.exit(main.main())\n",
+]
+
+
 async def test_an_unexpected_failure_is_one_line_to_the_editor_and_a_traceback_in_the_log(
-    lsp: RawLspClient, tmp_path: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    # a path no filesystem takes: the OS's error is nothing ananke meant to say
-    uri = "file:///" + "a/" * 3000 + "x.py"
-    error = (await lsp.request("workspace/executeCommand", {**STATS, "arguments": [uri]}))["error"]
-    assert error["code"] == -32603 and "data" not in error
-    assert "OSError" in error["message"] and "\n" not in error["message"] and len(error["message"]) < 600
-    await lsp.close()
+    monkeypatch.setattr(raw_lsp, "COMMAND", BUGGED)
+    lsp = await RawLspClient.start(tmp_path, OFFLINE, stderr=tmp_path / "stderr.log")
+    try:
+        error = (await lsp.request("workspace/executeCommand", STATS))["error"]
+        assert error["code"] == -32603 and "data" not in error
+        assert "ZeroDivisionError: a planted bug" in error["message"] and "\n" not in error["message"]
+    finally:
+        await lsp.close()
     log = (tmp_path / "stderr.log").read_text()
-    assert "Traceback" in log and "OSError" in log
+    assert "Traceback" in log and "ZeroDivisionError" in log
+
+
+@pytest.mark.parametrize(
+    ("tail", "offered"),
+    [("a/" * 3000 + "x.py", True), ("d" * 300 + "/x.py", False)],
+    ids=["a path longer than the OS takes", "a directory name longer than the OS takes"],
+)
+async def test_a_document_whose_path_the_os_cannot_look_at_is_served(
+    lsp: RawLspClient, tmp_path: Path, tail: str, offered: bool
+):
+    # The OS answers ENAMETOOLONG for these; the project's config above them still governs them.
+    # (A name longer than any file may have is private by default: nothing is offered for it.)
+    (tmp_path / ".ananke.toml").write_text("[completion]\nmax_tokens = 4\n")
+    uri = lsp.open(tmp_path / tail, "def f():\n    pass\n")
+    stats = await lsp.request("workspace/executeCommand", {**STATS, "arguments": [uri]})
+    empty = {"start": _position(1), "end": _position(1)}
+    actions = await lsp.request(
+        "textDocument/codeAction", {"textDocument": {"uri": uri}, "range": empty, "context": {"diagnostics": []}}
+    )
+    assert "result" in stats and "result" in actions, (stats, actions)
+    assert any("Implement function 'f'" in a["title"] for a in actions["result"]) is offered
+    await lsp.close()
+    assert "Traceback" not in (tmp_path / "stderr.log").read_text()
 
 
 # -- TCP ----------------------------------------------------------------------------------------

@@ -32,6 +32,19 @@ def _diagnostic(issue: ConfigIssue) -> types.Diagnostic:
 DISCOVERY_TTL_S = 2.0
 
 
+def _nearest_config(start: Path, workspace_root: Path | None) -> Path | None:
+    """The config governing ``start``, looked up from the nearest directory the OS can look at. A
+    document's URI is the editor's word: its path may be one no file can have (a name too long,
+    ENAMETOOLONG) or lie in a directory this process may not read. Such a directory holds no config
+    for us, but those above it still may."""
+    for directory in (start, *start.parents):
+        try:
+            return find_config(directory, stop_at=workspace_root)
+        except OSError as exc:
+            log.debug("no config lookup in %.200s: %s", directory, exc.strerror)
+    return None
+
+
 class ProjectConfigs:
     def __init__(self, publish: Publish) -> None:
         self._publish = publish
@@ -46,7 +59,7 @@ class ProjectConfigs:
         now = time.monotonic()
         at, found = self._found.get(key, (-DISCOVERY_TTL_S, None))
         if now - at >= DISCOVERY_TTL_S:
-            found = find_config(start, stop_at=workspace_root) if start is not None else None
+            found = _nearest_config(start, workspace_root) if start is not None else None
             self._found[key] = (now, found)
         if found is None:
             return self._default(workspace_root or (path.parent if path else Path.cwd()))
