@@ -13,13 +13,27 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { resolveServerCommand, type Host, type Resolution } from './serverCommand';
-import { SECTION, engineLabel, readSettings, toServerSettings, type ServerSettings } from './settings';
+import {
+  SECTION,
+  engineLabel,
+  keyTargets,
+  parseApiKeys,
+  readSettings,
+  toServerSettings,
+  withApiKey,
+  type ApiKeys,
+  type ExtensionSettings,
+  type ServerSettings,
+} from './settings';
 import { InFlight, parseHealth, statusView, type StatusState } from './status';
 
 // The server's own commands (workspace/executeCommand). vscode-languageclient registers each of
 // them as a VS Code command of the same name, so this extension's commands use other names.
 const SERVER = { health: 'ananke.healthCheck', clearCache: 'ananke.clearCache', provenance: 'ananke.showProvenance' };
 const API_KEY = 'ananke.apiKey'; // in SecretStorage; given to the server as MODAL_API_KEY
+// In SecretStorage too, never in settings.json (plain text, and synced by Settings Sync): keys for
+// other endpoints (trusted project endpoints), URL -> key as JSON, sent as the server's `apiKeys`.
+const API_KEYS = 'ananke.apiKeys';
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -74,6 +88,7 @@ class Ananke implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('ananke.status', vscode.StatusBarAlignment.Right, 100);
   private state: StatusState = { phase: 'starting', engine: '', inFlight: 0 };
   private lifecycle = Promise.resolve();
+  private apiKeys: ApiKeys = {}; // what secret storage holds under API_KEYS
   readonly provenance = new ProvenanceView();
   private readonly inFlight = new InFlight((count) => {
     this.state.inFlight = count;
@@ -90,7 +105,7 @@ class Ananke implements vscode.Disposable {
   }
 
   private serverSettings(scopeUri?: string): ServerSettings {
-    return toServerSettings(this.settings(scopeUri ? vscode.Uri.parse(scopeUri) : undefined));
+    return toServerSettings(this.settings(scopeUri ? vscode.Uri.parse(scopeUri) : undefined), this.apiKeys);
   }
 
   private host(): Host {
@@ -150,6 +165,7 @@ class Ananke implements vscode.Disposable {
     const { command, args, source } = resolution.server;
     this.output.info(`starting ${[command, ...args].join(' ')} (from ${source})`);
     const apiKey = await this.context.secrets.get(API_KEY);
+    this.apiKeys = parseApiKeys(await this.context.secrets.get(API_KEYS)); // in initializationOptions
     const serverOptions: ServerOptions = {
       command,
       args,
@@ -286,17 +302,71 @@ class Ananke implements vscode.Disposable {
   }
 
   async setApiKey(): Promise<void> {
+    const settings = this.settings();
+    const target = await this.chooseKeyTarget(settings);
+    if (target === undefined) {
+      return;
+    }
     const key = await vscode.window.showInputBox({
-      title: 'ananke: API key for ananke.endpoint',
-      prompt: 'Kept in VS Code secret storage and given to the server as MODAL_API_KEY. Empty removes it.',
+      title: `ananke: API key for ${target ?? (settings.endpoint || 'ananke.endpoint')}`,
+      prompt: 'Kept in VS Code secret storage, sent only to this endpoint. Empty removes it.',
       password: true,
       ignoreFocusOut: true,
     });
     if (key === undefined) {
       return;
     }
-    await (key ? this.context.secrets.store(API_KEY, key) : this.context.secrets.delete(API_KEY));
-    await this.restart();
+    if (target === null) {
+      // the server reads this one from its environment (MODAL_API_KEY): it starts again
+      await (key ? this.context.secrets.store(API_KEY, key) : this.context.secrets.delete(API_KEY));
+      await this.restart();
+      return;
+    }
+    const keys = withApiKey(this.apiKeys, target, key);
+    await (Object.keys(keys).length
+      ? this.context.secrets.store(API_KEYS, JSON.stringify(keys))
+      : this.context.secrets.delete(API_KEYS));
+    await this.reloadApiKeys();
+  }
+
+  /** The endpoint a key is for: null for `ananke.endpoint`'s own, undefined when dismissed. */
+  private async chooseKeyTarget(settings: ExtensionSettings): Promise<string | null | undefined> {
+    const targets = keyTargets(settings, this.apiKeys);
+    const other = { label: 'Another endpoint…', detail: 'a project endpoint you trust, by its URL', endpoint: '' };
+    if (targets.length === 1) {
+      return null; // only the user's own endpoint (no trusted one, no other key): nothing to choose
+    }
+    const picked = await vscode.window.showQuickPick([...targets, other], {
+      title: 'ananke: Set API Key for which endpoint?',
+      ignoreFocusOut: true,
+    });
+    if (picked !== other) {
+      return picked?.endpoint;
+    }
+    return vscode.window.showInputBox({
+      title: 'ananke: endpoint URL',
+      prompt: 'The URL as the project names it, e.g. https://team--ananke.modal.run',
+      ignoreFocusOut: true,
+      validateInput: (url) => (/^https?:\/\/\S+$/.test(url.trim()) ? undefined : 'an http:// or https:// URL'),
+    });
+  }
+
+  /** Secret storage changed (here, or in another window): the server gets the keys at once. */
+  async reloadApiKeys(): Promise<void> {
+    this.apiKeys = parseApiKeys(await this.context.secrets.get(API_KEYS));
+    this.pushSettings();
+  }
+
+  /** The server replaces all of its editor settings with each object it receives. */
+  private pushSettings(): void {
+    // (a server still starting asks for its settings once initialized)
+    if (this.client?.isRunning()) {
+      this.client
+        .sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: this.serverSettings() } })
+        .catch((error: unknown) => {
+          this.output.warn(`sending the settings: ${errorText(error)}`);
+        });
+    }
   }
 
   onConfigurationChanged(event: vscode.ConfigurationChangeEvent): void {
@@ -306,14 +376,7 @@ class Ananke implements vscode.Disposable {
       this.state.engine = engineLabel(this.settings());
       this.state.health = undefined; // it may be another engine now
       this.render();
-      // (a server still starting asks for its settings once initialized)
-      if (this.client?.isRunning()) {
-        this.client
-          .sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: this.serverSettings() } })
-          .catch((error: unknown) => {
-            this.output.warn(`sending the settings: ${errorText(error)}`);
-          });
-      }
+      this.pushSettings();
     }
   }
 
@@ -349,6 +412,11 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.workspace.registerTextDocumentContentProvider(ProvenanceView.scheme, extension.provenance),
     vscode.workspace.onDidChangeConfiguration((event) => {
       extension.onConfigurationChanged(event);
+    }),
+    context.secrets.onDidChange((event) => {
+      if (event.key === API_KEYS) {
+        void extension.reloadApiKeys();
+      }
     }),
     // Trusting the workspace makes its .venv/bin/ananke-lsp eligible.
     vscode.workspace.onDidGrantWorkspaceTrust(() => {

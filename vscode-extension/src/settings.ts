@@ -37,7 +37,12 @@ export interface ServerSettings {
   inlineCompletion: boolean;
   debounceMs: number | null;
   logLevel: LogLevel;
+  /** Keys for endpoints other than `endpoint`, by URL (kept in secret storage, not in settings). */
+  apiKeys: Readonly<Record<string, string>>;
 }
+
+/** Endpoint URL -> key. */
+export type ApiKeys = Readonly<Record<string, string>>;
 
 function text(source: SettingsSource, key: string): string {
   const value = source.get(key);
@@ -70,7 +75,9 @@ export function readSettings(source: SettingsSource): ExtensionSettings {
   };
 }
 
-export function toServerSettings(settings: ExtensionSettings): ServerSettings {
+/** ``apiKeys``: the keys this extension keeps in secret storage for other endpoints. (The key of
+ *  `endpoint` itself reaches the server as MODAL_API_KEY in its environment.) */
+export function toServerSettings(settings: ExtensionSettings, apiKeys: ApiKeys = {}): ServerSettings {
   return {
     engine: settings.engine,
     endpoint: settings.endpoint || null,
@@ -79,7 +86,60 @@ export function toServerSettings(settings: ExtensionSettings): ServerSettings {
     inlineCompletion: settings.inlineCompletion,
     debounceMs: settings.debounceMs,
     logLevel: settings.logLevel,
+    apiKeys,
   };
+}
+
+/** The keys stored in secret storage (a JSON object, URL -> key); anything else stored there, by
+ *  hand or by another version, counts as no keys rather than failing the server's settings. */
+export function parseApiKeys(stored: string | undefined): Record<string, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(stored ?? '{}');
+  } catch {
+    return {};
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return {};
+  }
+  let keys: Record<string, string> = {};
+  for (const [url, key] of Object.entries(value)) {
+    if (typeof key === 'string') {
+      keys = withApiKey(keys, url, key);
+    }
+  }
+  return keys;
+}
+
+/** ``keys`` with ``endpoint``'s key set, or removed when ``key`` is empty. */
+export function withApiKey(keys: ApiKeys, endpoint: string, key: string): Record<string, string> {
+  const url = endpoint.trim();
+  const others = Object.fromEntries(Object.entries(keys).filter(([known]) => known !== url));
+  return key.trim() && url ? { ...others, [url]: key.trim() } : others;
+}
+
+/** An endpoint a key can be set for; ``endpoint`` null: `ananke.endpoint`'s own key. */
+export interface KeyTarget {
+  endpoint: string | null;
+  label: string;
+  detail: string;
+}
+
+/** Where "Set API Key" can put a key: the user's endpoint first, then each trusted endpoint, then
+ *  any other endpoint that already has a key (to change or remove it). */
+export function keyTargets(settings: ExtensionSettings, keys: ApiKeys): KeyTarget[] {
+  const own = settings.endpoint;
+  const targets: KeyTarget[] = [
+    { endpoint: null, label: own || 'ananke.endpoint', detail: 'ananke.endpoint: the key goes to the server as MODAL_API_KEY' },
+  ];
+  const others = [...settings.trustedEndpoints, ...Object.keys(keys)].filter((url) => url !== own);
+  for (const url of new Set(others)) {
+    const trusted = settings.trustedEndpoints.includes(url);
+    const has = url in keys;
+    const detail = trusted ? `a trusted project endpoint${has ? ' (has a key)' : ''}` : 'has a key';
+    targets.push({ endpoint: url, label: url, detail });
+  }
+  return targets;
 }
 
 /** A short name for the engine these settings select, before the server has confirmed it (a

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { engineLabel, readSettings, toServerSettings, type SettingsSource } from '../src/settings';
+import {
+  engineLabel,
+  keyTargets,
+  parseApiKeys,
+  readSettings,
+  toServerSettings,
+  withApiKey,
+  type SettingsSource,
+} from '../src/settings';
 
 function source(values: Record<string, unknown>): SettingsSource {
   return { get: (key: string) => values[key] };
@@ -15,6 +23,7 @@ test('defaults map to the server defaults, every key present', () => {
     inlineCompletion: true,
     debounceMs: null,
     logLevel: 'info',
+    apiKeys: {},
   });
 });
 
@@ -39,6 +48,7 @@ test('VS Code keys become the server keys (camelCase, flat)', () => {
     inlineCompletion: false,
     debounceMs: 250,
     logLevel: 'debug',
+    apiKeys: {},
   });
   assert.equal(settings.serverPath, '/opt/ananke-lsp');
 });
@@ -60,4 +70,42 @@ test('engine label', () => {
   assert.equal(engineLabel(readSettings(source({ endpoint: 'https://me--ananke.modal.run/v1' }))), 'service me--ananke.modal.run');
   assert.equal(engineLabel(readSettings(source({ engine: 'openai', endpoint: 'http://127.0.0.1:8000' }))), 'openai 127.0.0.1:8000');
   assert.equal(engineLabel(readSettings(source({ engine: 'embedded', endpoint: 'http://x' }))), 'embedded');
+});
+
+test('keys for other endpoints (from secret storage) reach the server as apiKeys', () => {
+  const keys = { 'https://team.example': 'k1' };
+  assert.deepEqual(toServerSettings(readSettings(source({})), keys).apiKeys, keys);
+});
+
+test('stored keys: only URL -> non-empty string entries survive a bad or foreign value', () => {
+  assert.deepEqual(parseApiKeys(undefined), {});
+  assert.deepEqual(parseApiKeys('not json'), {});
+  assert.deepEqual(parseApiKeys('["k"]'), {});
+  assert.deepEqual(parseApiKeys('null'), {});
+  assert.deepEqual(parseApiKeys(JSON.stringify({ ' https://a.example ': 'k', 'https://b.example': '', c: 3 })), {
+    'https://a.example': 'k',
+  });
+});
+
+test('setting and removing a key leaves the other endpoints alone', () => {
+  const one = withApiKey({}, ' https://a.example ', ' k1 ');
+  assert.deepEqual(one, { 'https://a.example': 'k1' });
+  const two = withApiKey(one, 'https://b.example', 'k2');
+  assert.deepEqual(two, { 'https://a.example': 'k1', 'https://b.example': 'k2' });
+  assert.deepEqual(withApiKey(two, 'https://a.example', ''), { 'https://b.example': 'k2' });
+  assert.deepEqual(one, { 'https://a.example': 'k1' }); // not changed in place
+});
+
+test('the endpoints a key can be set for: yours first, then trusted ones and those with a key', () => {
+  const settings = readSettings(
+    source({ endpoint: 'https://me.example', trustedEndpoints: ['https://team.example', 'https://me.example'] }),
+  );
+  assert.deepEqual(keyTargets(settings, { 'https://old.example': 'k', 'https://team.example': 'k' }), [
+    { endpoint: null, label: 'https://me.example', detail: 'ananke.endpoint: the key goes to the server as MODAL_API_KEY' },
+    { endpoint: 'https://team.example', label: 'https://team.example', detail: 'a trusted project endpoint (has a key)' },
+    { endpoint: 'https://old.example', label: 'https://old.example', detail: 'has a key' },
+  ]);
+  assert.deepEqual(keyTargets(readSettings(source({})), {}), [
+    { endpoint: null, label: 'ananke.endpoint', detail: 'ananke.endpoint: the key goes to the server as MODAL_API_KEY' },
+  ]);
 });
