@@ -17,16 +17,28 @@ from typing import Any
 import modal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from modal_service import versions
+
+
+def require_modal(installed: str) -> None:
+    """An older `modal` client fails on this file with an AttributeError or a TypeError; say instead
+    which release is needed and why."""
+    if versions.release(installed) < versions.release(versions.MODAL_FLOOR):
+        raise RuntimeError(
+            f"modal_app.py needs modal>={versions.MODAL_FLOOR} (Image.uv_pip_install, env= on @app.function); "
+            f"this is modal {installed}: pip install -U 'modal>={versions.MODAL_FLOOR}'"
+        )
+
+
+require_modal(modal.__version__)
+
 APP_NAME = "ananke-inference"
 WEIGHTS_PATH = "/weights"
 VOLUME_NAME = "ananke-weights"
 SECRET_NAME = "ananke-service"  # provides ANANKE_SERVICE_TOKEN, the bearer token the app checks
 
-# vLLM pins llguidance itself; these three must move together.
 IMAGE_PACKAGES: tuple[str, ...] = (
-    "vllm==0.33.0",
-    "torch==2.14.0",
-    "llguidance>=1.7,<1.8",
+    *versions.GPU_PACKAGES,  # exact pins, checked against their source by tests/test_vllm_contract.py
     # this project's runtime dependencies (pyproject.toml)
     "pydantic>=2.7",
     "cachetools>=5.3",
@@ -40,6 +52,9 @@ IMAGE_PACKAGES: tuple[str, ...] = (
 IMAGE_ENV: dict[str, str] = {
     "HF_HOME": f"{WEIGHTS_PATH}/hf",  # weights download once, into the volume
     "VLLM_CACHE_ROOT": f"{WEIGHTS_PATH}/vllm",  # compile caches too: faster cold starts
+    # vLLM waits this long for its engine to start (default 600 s). The first start of a container
+    # downloads the weights inside that wait: 15 GB for a 7B model, 65 GB for a 32B one.
+    "VLLM_ENGINE_READY_TIMEOUT_S": "1800",
 }
 
 
@@ -99,7 +114,7 @@ _ENV_VARS: dict[str, str] = {
 
 def build_image() -> modal.Image:
     return (
-        modal.Image.debian_slim(python_version="3.12")
+        modal.Image.debian_slim(python_version=versions.PYTHON)
         .uv_pip_install(*IMAGE_PACKAGES)
         .env(IMAGE_ENV)
         .add_local_python_source("ananke_lsp", "modal_service")  # last: mounted at container start

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ananke_lsp.constraints import CompiledConstraints
+from ananke_lsp.constraints import CompiledConstraints, ConstraintError
 from ananke_lsp.constraints.plan import StructuredPlan, structured_plan
 from ananke_lsp.engines.base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, collect
 
@@ -23,21 +23,73 @@ from ananke_lsp.engines.base import EngineError, EngineHealth, EngineRequest, En
 ChatTemplate = Callable[[list[dict[str, str]]], str]
 
 # Engine-level structured-output settings. `guidance` is llguidance, the library our constraints
-# compile and validate with; no fallback to another backend, so nothing is silently relaxed;
-# compact JSON, as the embedded engine enforces (a model free to pad whitespace can pad forever).
+# compile and validate with. Once a backend is named, vLLM never falls back to another (only `auto`
+# does), so nothing is silently relaxed; compact JSON, as the embedded engine enforces (a model free
+# to pad whitespace can pad forever). vLLM forbids unknown fields here: tests/test_vllm_contract.py
+# checks each key against the pinned release's `StructuredOutputsConfig`.
 STRUCTURED_OUTPUTS_CONFIG: dict[str, Any] = {
     "backend": "guidance",
-    "disable_fallback": True,
     "disable_any_whitespace": True,
 }
 
+# vLLM hands a grammar to `llguidance.grammar_from("grammar", ...)`, which reads it as Lark only
+# when a line starts with `start:` or `%llguidance`, and otherwise tries to convert it from GBNF,
+# which fails on Lark's `?start:` and `!start:`. Our grammars are always Lark: the directive says so.
+LARK_DIRECTIVE = "%llguidance {}\n"
+
+# vLLM refuses a JSON schema whose document nests objects and arrays deeper than this
+# (`MAX_STRUCTURED_OUTPUT_JSON_NESTING`; the contract test reads the value from vLLM's source). Our
+# compiler allows 128, which the embedded engine enforces, so this engine checks vLLM's limit itself
+# and names the constraint, rather than lowering the limit for every engine.
+VLLM_MAX_JSON_NESTING = 64
+
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "abort": "cancelled"}
+
+
+class ConstraintRefused(ConstraintError, EngineError):
+    """A constraint that compiles but that vLLM will not take: a `ConstraintError` naming it (the
+    request's fault), and an `EngineError` for callers that only handle engine failures."""
+
+
+def json_nesting(value: object) -> int:
+    """How many levels of objects and arrays a JSON value nests, counted as vLLM counts them (a
+    flat object is 1). Level by level, not recursively: the value may be deep."""
+    depth, level = 0, [value]
+    while level := [node for node in level if isinstance(node, dict | list)]:
+        depth += 1
+        level = [child for node in level for child in (node.values() if isinstance(node, dict) else node)]
+    return depth
+
+
+def check_vllm_limits(plan: StructuredPlan, compiled: CompiledConstraints | None) -> None:
+    """Refuse, naming the constraint, what vLLM would refuse with a bare 400 of its own."""
+    if plan.kind != "json" or compiled is None:
+        return
+    depth = json_nesting(plan.value)
+    if depth > VLLM_MAX_JSON_NESTING:
+        # the plan sends the first JSON schema (no grammar comes before it, or that would be sent)
+        name = next(p.constraint for p in compiled.parts if p.kind == "json_schema")
+        reason = (
+            f"it nests objects and arrays {depth} levels deep, and this service's engine (vLLM) takes at most "
+            f"{VLLM_MAX_JSON_NESTING}; flatten the schema, or use an engine without that limit (the embedded one)"
+        )
+        raise ConstraintRefused(name, "json_schema", reason)
+
+
+def structured_outputs(plan: StructuredPlan) -> dict[str, Any] | None:
+    """The fields of `StructuredOutputsParams` that enforce ``plan``; None when it enforces nothing."""
+    if plan.kind is None:
+        return None
+    if plan.kind == "grammar":
+        return {"grammar": LARK_DIRECTIVE + str(plan.value)}
+    return {plan.kind: plan.value}
 
 
 def sampling_kwargs(request: EngineRequest, plan: StructuredPlan) -> dict[str, Any]:
     """Keyword arguments for `vllm.SamplingParams`. `structured_outputs` is a plain dict here
     (the fields of `StructuredOutputsParams`), absent when there is nothing to enforce. Never
-    the `guided_*` fields: vLLM removed them in 0.12 and ignores them silently."""
+    the `guided_*` fields: vLLM removed them in 0.12. `SamplingParams` refuses them (a TypeError);
+    vLLM's OpenAI server accepts and ignores them, with only a warning in its log."""
     kwargs: dict[str, Any] = {
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
@@ -45,8 +97,9 @@ def sampling_kwargs(request: EngineRequest, plan: StructuredPlan) -> dict[str, A
         "stop": list(request.stop),
         "seed": request.seed,
     }
-    if plan.kind is not None:
-        kwargs["structured_outputs"] = {plan.kind: plan.value}
+    structured = structured_outputs(plan)
+    if structured is not None:
+        kwargs["structured_outputs"] = structured
     return kwargs
 
 
@@ -168,7 +221,9 @@ class VLLMEngine:
         kwargs["structured_outputs_config"] = StructuredOutputsConfig(**kwargs["structured_outputs_config"])
         start = time.perf_counter()
         # Loading blocks for minutes; off the event loop, /v1/health can answer "loading" meanwhile.
-        # AsyncLLM starts its output handler on the first request, so it may be built without a loop.
+        # AsyncLLM expects to be built where no loop runs (its constructor catches the RuntimeError
+        # of `get_running_loop`) and starts its output handler on the first request, on our loop.
+        # A worker thread is such a place; vLLM's docs do not name it (the contract test reads the code).
         llm = await asyncio.to_thread(AsyncLLM.from_engine_args, AsyncEngineArgs(**kwargs))
         tokenizer = llm.get_tokenizer()
         if inspect.isawaitable(tokenizer):  # async in older vLLM releases
@@ -183,11 +238,12 @@ class VLLMEngine:
     async def stream(
         self, request: EngineRequest, compiled: CompiledConstraints | None = None
     ) -> AsyncIterator[str | EngineResult]:
-        llm = await self._engine()  # first: without vLLM this raises EngineError, with the reason
+        plan = structured_plan(compiled)
+        check_vllm_limits(plan, compiled)  # before waiting for a model that would refuse it anyway
+        llm = await self._engine()  # without vLLM this raises EngineError, with the reason
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
-        plan = structured_plan(compiled)
         kwargs = sampling_kwargs(request, plan)
         structured = kwargs.pop("structured_outputs", None)
         params = SamplingParams(

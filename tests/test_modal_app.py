@@ -18,6 +18,7 @@ from typing import Any
 import modal
 import pytest
 
+from modal_service import versions
 from modal_service.modal_app import (
     APP_NAME,
     IMAGE_ENV,
@@ -119,8 +120,11 @@ def test_function_options_follow_the_settings() -> None:
     assert options["env"]["ANANKE_MODEL"] == s.model  # the container serves the model the deploy chose
 
 
-def test_image_pins_vllm_and_its_llguidance() -> None:
-    assert {"vllm==0.33.0", "torch==2.14.0", "llguidance>=1.7,<1.8"} <= set(IMAGE_PACKAGES)
+def test_image_installs_exactly_the_checked_releases() -> None:
+    # one place for the pins: what tests/test_vllm_contract.py reads the source of is what is installed
+    assert set(versions.GPU_PACKAGES) <= set(IMAGE_PACKAGES)
+    assert all("==" in p for p in versions.GPU_PACKAGES)
+    assert f"vllm=={versions.VLLM}" in IMAGE_PACKAGES and f"llguidance=={versions.LLGUIDANCE}" in IMAGE_PACKAGES
     for package in ("pydantic", "cachetools", "numpy", "httpx", "starlette", "uvicorn", "pygls", "lsprotocol"):
         assert any(p.startswith(package) for p in IMAGE_PACKAGES), package
     assert IMAGE_ENV["HF_HOME"].startswith(WEIGHTS_PATH + "/")  # weights are cached in the volume

@@ -22,10 +22,15 @@ from ananke_lsp.constraints.validate import byte_tokenizer
 from ananke_lsp.engines.base import DEFAULT_SYSTEM, Engine, EngineError, EngineRequest, EngineResult
 from ananke_lsp.types import PyConstraintIR
 from modal_service.vllm_engine import (
+    LARK_DIRECTIVE,
     STRUCTURED_OUTPUTS_CONFIG,
+    VLLM_MAX_JSON_NESTING,
+    ConstraintRefused,
     VLLMEngine,
+    check_vllm_limits,
     engine_kwargs,
     finish_reason,
+    json_nesting,
     prompt_text,
     sampling_kwargs,
     text_delta,
@@ -55,7 +60,7 @@ def _keys(value: object) -> Iterator[str]:
 
 
 def _assert_no_guided(kwargs: dict[str, object]) -> None:
-    # vLLM removed guided_* in 0.12 and ignores them silently: sending one would enforce nothing.
+    # vLLM removed guided_* in 0.12: SamplingParams refuses them, its OpenAI server ignores them.
     assert not [k for k in _keys(kwargs) if k.startswith("guided")]
 
 
@@ -101,11 +106,41 @@ def test_regexes_across_constraints_become_one_grammar_that_llguidance_enforces(
     _assert_no_guided(kwargs)
 
 
-def test_a_grammar_is_sent_as_lark() -> None:
-    grammar = 'start: "yes" | "no"'
+@pytest.mark.parametrize("start", ["start", "?start", "!start"])
+def test_a_grammar_is_sent_as_lark_and_says_so(start: str) -> None:
+    """vLLM reads a grammar as Lark only when told (or when a line begins `start:`); without the
+    directive it tries GBNF, which refuses `?start:` (tests/test_vllm_contract.py runs vLLM's code)."""
+    grammar = f'{start}: "yes" | "no"'
     kwargs = _kwargs(PyConstraintIR(name="answer", grammar=grammar))
-    assert kwargs["structured_outputs"] == {"grammar": grammar}
-    assert _lark_accepts(grammar, "yes") and not _lark_accepts(grammar, "maybe")
+    assert kwargs["structured_outputs"] == {"grammar": LARK_DIRECTIVE + grammar}
+    sent = LARK_DIRECTIVE + grammar
+    assert _lark_accepts(sent, "yes") and not _lark_accepts(sent, "maybe")
+
+
+def _nested(depth: int) -> dict[str, object]:
+    schema: dict[str, object] = {"type": "integer"}
+    for _ in range(depth - 1):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+def test_json_nesting_is_counted_as_vllm_counts_it() -> None:
+    assert json_nesting({"type": "integer"}) == 1
+    assert json_nesting(POINT) == 3  # the schema, its properties, each property's schema
+    assert json_nesting([[], {"a": [1]}]) == 3
+    assert json_nesting("flat") == 0
+    assert json_nesting(_nested(5000)) == 5000  # level by level: no recursion limit
+
+
+async def test_a_schema_deeper_than_vllm_takes_is_refused_naming_it() -> None:
+    deep = PyConstraintIR(name="deep", json_schema=json.dumps(_nested(VLLM_MAX_JSON_NESTING + 1)))
+    ok = PyConstraintIR(name="ok", json_schema=json.dumps(_nested(VLLM_MAX_JSON_NESTING)))
+    check_vllm_limits(structured_plan(compile_constraints([ok])), compile_constraints([ok]))
+    compiled = compile_constraints([PyConstraintIR(name="id", regex_patterns=["[a-z]+"]), deep])
+    engine = VLLMEngine("m")  # no vLLM here: refused before any model is loaded or waited for
+    with pytest.raises(ConstraintRefused, match=r"constraint 'deep' \(json_schema\).*65 levels.*at most 64") as info:
+        await engine.generate(EngineRequest(prompt="p"), compiled)
+    assert isinstance(info.value, EngineError) and info.value.constraint == "deep"
 
 
 def test_json_and_regex_enforce_the_json_and_validate_the_regex() -> None:
@@ -180,11 +215,12 @@ def test_finish_reasons_map_to_ours() -> None:
         finish_reason("error")
 
 
-def test_engine_args_select_llguidance_without_fallback() -> None:
+def test_engine_args_select_llguidance_with_compact_json() -> None:
+    # Only fields vLLM's StructuredOutputsConfig has (it forbids others): tests/test_vllm_contract.py
+    # checks them against the pinned source, and that a named backend never falls back.
     kwargs = engine_kwargs("Qwen/Qwen2.5-Coder-7B-Instruct", max_model_len=8192, gpu_memory_utilization=0.8)
     assert kwargs["structured_outputs_config"] == STRUCTURED_OUTPUTS_CONFIG
-    assert STRUCTURED_OUTPUTS_CONFIG["backend"] == "guidance"
-    assert STRUCTURED_OUTPUTS_CONFIG["disable_fallback"] is True
+    assert STRUCTURED_OUTPUTS_CONFIG == {"backend": "guidance", "disable_any_whitespace": True}
     assert kwargs["max_model_len"] == 8192 and kwargs["gpu_memory_utilization"] == 0.8
     assert "download_dir" not in kwargs  # HF_HOME decides, unless a directory is given
     assert engine_kwargs("m", download_dir="/weights/hf")["download_dir"] == "/weights/hf"
