@@ -19,6 +19,9 @@ FinishReason = Literal["stop", "length", "cancelled", "constraint_conflict"]
 MAX_STOPS = 16
 MAX_STOP_CHARS = 1024
 MAX_CONTEXT_FILES = 16
+# A constraint longer than this is not described in the system prompt (a large grammar would fill
+# the model's context); the model is held to it all the same.
+MAX_SHOWN_CONSTRAINT = 2000
 
 
 class EngineRequest(BaseModel):
@@ -54,11 +57,12 @@ class EngineRequest(BaseModel):
             facts = (("Language", ctx.language), ("File", ctx.current_file), ("Project", ctx.project_root))
             lines += [f"{label}: {value}" for label, value in facts if value]
         for c in self.constraints:
-            if c.json_schema:
+            if c.json_schema and len(c.json_schema) <= MAX_SHOWN_CONSTRAINT:
                 lines.append(f"Answer with JSON matching this JSON schema: {c.json_schema}")
-            if c.grammar:
+            if c.grammar and len(c.grammar) <= MAX_SHOWN_CONSTRAINT:
                 lines.append(f"Answer in the language of this grammar:\n{c.grammar}")
-            lines += [f"Answer with text matching the regular expression: {r}" for r in c.regex_patterns]
+            shown = [r for r in c.regex_patterns if len(r) <= MAX_SHOWN_CONSTRAINT]
+            lines += [f"Answer with text matching the regular expression: {r}" for r in shown]
         return "\n".join(lines)
 
 
