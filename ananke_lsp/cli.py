@@ -10,10 +10,14 @@ import sys
 from pathlib import Path
 
 from .constraints.compile import MAX_CONSTRAINT_BYTES
+from .editor_cli import add_parsers as add_editor_parsers
+from .engines.model_files import auto_choice
+from .models.command import add_parser as add_models_parser
 from .types import PyConstraintIR, PyGenerationRequest, PyGenerationResponse
 
 EXIT_VIOLATED = 1
 EXIT_ERROR = 2
+MODEL_HELP = "a pinned model (see `ananke models`) or a GGUF file; default: $ANANKE_MODEL, else auto"
 
 
 def _unreadable(path: str, what: str, reason: str) -> ValueError:
@@ -132,20 +136,23 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--grammar", metavar="FILE", help="llguidance Lark grammar the output must follow")
     gen.add_argument("--max-tokens", type=int, default=256, metavar="N")
     gen.add_argument("--temperature", type=float, default=0.7, metavar="T")
-    gen.add_argument("--model", metavar="PATH", help="GGUF model file (default: SmolLM2-135M-Instruct)")
+    gen.add_argument("--model", metavar="NAME|PATH", help=MODEL_HELP)
     gen.add_argument("--json", action="store_true", help="print the whole response as JSON")
     gen.set_defaults(run=lambda a: asyncio.run(_generate(a)))
 
     srv = sub.add_parser("serve", help="run the generation service locally on the embedded engine")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8088)
-    srv.add_argument("--model", metavar="PATH", help="GGUF model file (default: SmolLM2-135M-Instruct)")
+    srv.add_argument("--model", metavar="NAME|PATH", help=MODEL_HELP)
     srv.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     srv.set_defaults(run=_serve)
 
     chk = sub.add_parser("check", help="validate a .ananke.toml and compile its constraints")
     chk.add_argument("path", nargs="?", default=".", help="config file or a directory to search upwards from")
     chk.set_defaults(run=_check)
+
+    add_editor_parsers(sub)
+    add_models_parser(sub, auto_choice)
     return parser
 
 
