@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_lsp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -94,6 +96,26 @@ def test_deeply_chained_constraints_compile_or_fail_cleanly(shape: str, budget: 
     run = _in_child(textwrap.dedent(code))
     assert run.returncode == 0, f"the compile killed the process ({run.returncode}): {run.stderr[-2000:]}"
     assert run.stdout.startswith(("compiled", f"error: constraint '{shape}'")), run.stdout
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(SHAPES), st.integers(1_000, MAX_CONSTRAINT_BYTES)), min_size=1, max_size=3))
+def test_random_chains_never_take_the_process_down(specs: list[tuple[str, int]]):
+    """Random mixes of chained shapes and depths, compiled together in one child process."""
+    code = f"""
+        from ananke_lsp.constraints import ConstraintError, compile_constraints
+        from tests.test_hostile_constraints import chained
+        constraints = [chained(shape, size).model_copy(update={{"name": f"c{{i}}"}}) for i, (shape, size) in
+                       enumerate({specs!r})]
+        try:
+            compile_constraints(constraints)
+            print("compiled")
+        except ConstraintError as exc:
+            print("error:", exc)
+    """
+    run = _in_child(textwrap.dedent(code))
+    assert run.returncode == 0, f"{specs}: the compile killed the process ({run.returncode}): {run.stderr[-2000:]}"
+    assert run.stdout.startswith(("compiled", "error: constraint 'c")), run.stdout
 
 
 def test_a_constraint_over_the_size_bound_is_refused_by_name():
