@@ -24,7 +24,7 @@ from ananke_lsp.constraints import ConstraintError, compile_constraints
 from ananke_lsp.constraints.compile import MAX_CONSTRAINT_BYTES
 from ananke_lsp.types import PyConstraintIR
 
-from .lsp_client import SERVER, start
+from .lsp_client import SERVER, actions, command, open_doc, start
 from .servers import ananke_serve
 
 
@@ -152,26 +152,10 @@ async def test_the_language_server_survives_opening_a_repository_with_a_deep_gra
 ):
     root = _hostile_project(tmp_path)
     await start(client, root)
-    source = root / "main.py"
-    uri = source.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text="x = 1\n")
-        )
-    )
+    uri = open_doc(client, root / "main.py", "x = 1\n")
     # the server compiles the project's constraints when it warms up; it must still answer after
-    stats = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="ananke.cacheStats", arguments=[])
-    )
-    assert stats is not None
-    actions = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
-    assert actions is not None
+    assert await command(client, "ananke.cacheStats") is not None
+    assert await actions(client, uri, types.Position(line=0, character=0)) is not None
 
 
 def test_the_service_survives_a_deep_grammar_request():
