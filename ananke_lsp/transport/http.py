@@ -9,6 +9,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 
@@ -16,6 +17,12 @@ from ..engines.base import EngineError
 from .retry import TRANSIENT_ERRORS, TRANSIENT_STATUS, RetryPolicy, retry_after_seconds
 
 log = logging.getLogger("ananke_lsp.transport")
+
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+# Modal answers a web request still running after 150 s with a 303 to a result URL, which again
+# waits up to 150 s; its docs count on the 20 redirects browsers follow. The timeout bounds the
+# chain as a whole; this bounds a server that redirects at once, in a loop.
+MAX_REDIRECTS = 20
 
 
 class HttpError(EngineError):
@@ -46,6 +53,33 @@ def advice(status: int) -> str:
     return "check the request and the service's settings"
 
 
+@dataclass
+class _Target:
+    """Where a request goes next: the first URL, then wherever same-origin redirects send it."""
+
+    method: str
+    url: httpx.URL
+    json: object | None
+
+    def follow(self, response: httpx.Response) -> None:
+        location = response.headers.get("location")
+        if not location:
+            raise EngineError(f"{self.url} answered {response.status_code} without saying where to (no Location)")
+        target = self.url.join(location)
+        if (target.scheme, target.host, target.port) != (self.url.scheme, self.url.host, self.url.port):
+            # the bearer token and Modal's proxy-auth headers go to the configured endpoint only
+            where = f"{target.scheme}://{target.netloc.decode()}"
+            raise EngineError(
+                f"{self.url} redirected to another server ({where}); not followed: set the endpoint to "
+                "the service's own address"
+            )
+        if response.status_code == 303 or (response.status_code in (301, 302) and self.method == "POST"):
+            # 303 (Modal's long-request answer) means: GET the result there, without resending the
+            # request; 301/302 after a POST are followed the same way, as browsers do
+            self.method, self.json = "GET", None
+        self.url = target
+
+
 def _cause(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # a reset's message is often empty
 
@@ -69,6 +103,7 @@ class RetryingClient:
         self.policy = policy
         self._rng = rng or random.Random()
         self.retries = 0  # how many retries this client made (observable in tests and logs)
+        self.redirects = 0  # how many redirects it followed
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -112,16 +147,19 @@ class RetryingClient:
     ) -> AsyncIterator[httpx.Response]:
         """The first response that is not a transient failure (its body not read yet: use ``read``
         or ``lines``), after at most ``max_retries`` retries (none with ``retry=False``: a 503 is
-        then returned as is). Raises ``EngineError`` with what went wrong and what to do."""
+        then returned as is). Redirects within the endpoint's origin are followed (Modal redirects
+        requests that run past 150 s); a retry after one asks the URL it led to, so a generation is
+        never started twice. Raises ``EngineError`` with what went wrong and what to do."""
         url = f"{self.base_url}{path}"
+        target = _Target(method, httpx.URL(url), json)
         limit = self.policy.max_retries if retry else 0
         attempt = 0
         while True:
             status: int | None = None
             retry_after: float | None = None
             try:
-                async with asyncio.timeout(self.timeout_secs):  # also bounds headers that trickle in
-                    response = await self._client.send(self._client.build_request(method, path, json=json), stream=True)
+                async with asyncio.timeout(self.timeout_secs):  # the whole chain; also headers that trickle in
+                    response = await self._follow(target)
             except TRANSIENT_ERRORS as exc:
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                     failure = f"cannot reach {url} ({_cause(exc)})"
@@ -157,3 +195,19 @@ class RetryingClient:
             log.info("retry %d/%d in %.2f s: %s", attempt, limit, wait, failure)
             self.retries += 1
             await asyncio.sleep(wait)
+
+    async def _follow(self, target: _Target) -> httpx.Response:
+        """The response at the end of ``target``'s redirects, which update ``target``."""
+        redirects = 0
+        while True:
+            request = self._client.build_request(target.method, target.url, json=target.json)
+            response = await self._client.send(request, stream=True)
+            if response.status_code not in REDIRECT_STATUS:
+                return response
+            await response.aclose()
+            redirects += 1
+            if redirects > MAX_REDIRECTS:
+                raise EngineError(f"{target.url} redirected more than {MAX_REDIRECTS} times; check the endpoint")
+            target.follow(response)
+            self.redirects += 1
+            log.info("%s: %d, following it to %s", request.url, response.status_code, target.url)
