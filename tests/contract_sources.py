@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -200,7 +199,3 @@ def parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[list[s
     args = function.args
     names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
     return names, args.kwarg is not None
-
-
-def calls(tree: ast.AST) -> Iterator[ast.Call]:
-    yield from (node for node in ast.walk(tree) if isinstance(node, ast.Call))
