@@ -80,10 +80,12 @@ def _describe(error: ValidationError) -> str:
 
 
 def engine_failure(exc: EngineError) -> ServiceError:
-    """A prompt the model's context cannot hold is the request's fault: a 400 naming the limit.
-    Any other engine failure is the service's: a 500."""
+    """A prompt the model's context cannot hold, or a constraint this engine refuses, is the
+    request's fault: a 400 naming it. Any other engine failure is the service's: a 500."""
     if isinstance(exc, PromptTooLongError):
         return ServiceError(400, "limit", str(exc))
+    if isinstance(exc, ConstraintError):  # an engine that cannot take this constraint (vLLM's limits)
+        return ServiceError(400, "constraint_error", str(exc), constraint=exc.constraint)
     return ServiceError(500, "engine_error", str(exc))
 
 

@@ -32,10 +32,6 @@ STRUCTURED_OUTPUTS_CONFIG: dict[str, Any] = {
     "disable_any_whitespace": True,
 }
 
-# vLLM hands a grammar to `llguidance.grammar_from("grammar", ...)`, which reads it as Lark only
-# when a line starts with `start:` or `%llguidance`, and otherwise tries to convert it from GBNF,
-# which fails on Lark's `?start:` and `!start:`. Our grammars are always Lark: the directive says so.
-LARK_DIRECTIVE = "%llguidance {}\n"
 
 # vLLM refuses a JSON schema whose document nests objects and arrays deeper than this
 # (`MAX_STRUCTURED_OUTPUT_JSON_NESTING`; the contract test reads the value from vLLM's source). Our
@@ -80,8 +76,6 @@ def structured_outputs(plan: StructuredPlan) -> dict[str, Any] | None:
     """The fields of `StructuredOutputsParams` that enforce ``plan``; None when it enforces nothing."""
     if plan.kind is None:
         return None
-    if plan.kind == "grammar":
-        return {"grammar": LARK_DIRECTIVE + str(plan.value)}
     return {plan.kind: plan.value}
 
 

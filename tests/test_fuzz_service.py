@@ -17,6 +17,7 @@ from ananke_lsp.engines.base import EngineHealth, EngineRequest, EngineResult, c
 from ananke_lsp.selftest import CONSTRAINT as SELF_TEST
 from modal_service.server import create_app
 from modal_service.settings import ServiceSettings
+from modal_service.vllm_engine import ConstraintRefused
 
 from .servers import serve_in_thread, wait_healthy
 from .test_fuzz_constraints import grammars, regexes, schema_texts
@@ -26,6 +27,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LIMITS = ServiceSettings(token=TOKEN, max_body_bytes=16 << 10, max_tokens=300, max_constraint_bytes=4 << 10)
 ROUTES = ["/v1/generate", "/v1/completions", "/v1/chat/completions"]
 BUG = "\x00trigger an engine bug\x00"
+REFUSED = "\x00a constraint the engine refuses\x00"
 FUZZ = settings(max_examples=200, deadline=None)
 
 
@@ -41,6 +43,8 @@ class InstantEngine:
     ) -> AsyncIterator[str | EngineResult]:
         if request.prompt == BUG:
             raise ValueError("an engine bug")
+        if request.prompt == REFUSED:  # what vLLM's adapter raises for a schema deeper than it takes
+            raise ConstraintRefused("deep", "json_schema", "vLLM refuses JSON nested deeper than 64 levels")
         text = "ananke-self-test-42" if SELF_TEST in request.constraints else "value"
         yield text
         yield EngineResult(
@@ -282,4 +286,12 @@ def test_an_unexpected_failure_is_a_structured_500_and_the_service_stays_up(clie
     response = client.post("/v1/generate", json={"prompt": BUG, "max_tokens": 4}, headers=AUTH)
     assert response.status_code == 500
     assert response.json()["error"] == {"type": "internal", "message": "internal error: ValueError: an engine bug"}
+    _still_healthy(client)
+
+
+def test_a_constraint_the_engine_refuses_is_a_400_naming_it(client: httpx.Client):
+    response = client.post("/v1/generate", json={"prompt": REFUSED, "max_tokens": 4}, headers=AUTH)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "constraint_error" and error["constraint"] == "deep" and "64 levels" in error["message"]
     _still_healthy(client)

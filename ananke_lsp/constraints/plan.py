@@ -11,6 +11,10 @@ from typing import Literal
 from .compile import CompiledConstraints, ConstraintPart, regex_intersection_lark
 
 StructuredKind = Literal["json", "regex", "grammar"]
+# vLLM (and servers built like it) hand a grammar to `llguidance.grammar_from("grammar", ...)`,
+# which reads it as Lark only when a line starts with `start:` or `%llguidance`, and otherwise tries
+# to convert it from GBNF, which fails on Lark's `?start:` and `!start:`. Ours are always Lark.
+LARK_DIRECTIVE = "%llguidance {}\n"
 
 
 @dataclass(frozen=True)
@@ -24,11 +28,9 @@ class StructuredPlan:
 def _single(part: ConstraintPart) -> tuple[StructuredKind, str | dict[str, object]]:
     if part.kind == "json_schema":
         return "json", json.loads(part.source)
-    if part.kind == "grammar":
-        return "grammar", part.source
-    if len(part.patterns) == 1:
-        return "regex", part.patterns[0]
-    return "grammar", part.source
+    if part.kind == "grammar" or len(part.patterns) != 1:
+        return "grammar", LARK_DIRECTIVE + part.source
+    return "regex", part.patterns[0]
 
 
 def structured_plan(compiled: CompiledConstraints | None) -> StructuredPlan:
@@ -42,7 +44,7 @@ def structured_plan(compiled: CompiledConstraints | None) -> StructuredPlan:
         if len(patterns) == 1:
             kind, value = "regex", patterns[0]
         else:
-            kind, value = "grammar", regex_intersection_lark(patterns)
+            kind, value = "grammar", LARK_DIRECTIVE + regex_intersection_lark(patterns)
         chosen = set(compiled.parts)
     else:
         first = next(p for p in compiled.parts if p.kind != "regex")
