@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from ananke_lsp.constraints.compile import compile_constraints
 from ananke_lsp.constraints.validate import validate_text
 from ananke_lsp.context.brackets import open_brackets
-from ananke_lsp.context.buffer_constraints import NO_REPEAT_CHARS, balanced_brackets, indented_block, no_repeat
+from ananke_lsp.context.buffer_constraints import (
+    NO_REPEAT_CHARS,
+    balanced_brackets,
+    indented_block,
+    no_block_header,
+    no_repeat,
+    opens_block,
+    starts_with_code,
+)
 from ananke_lsp.context.cursor import cursor_context
 
 
@@ -112,3 +120,37 @@ def test_a_long_line_after_the_cursor_gives_a_bounded_constraint():
     constraint = no_repeat(line)
     assert len(constraint.grammar) < 10 * NO_REPEAT_CHARS
     assert _verdicts(constraint, ["x = 1", "x" + line]) == [True, False]
+
+
+BLOCK_HEADERS = [
+    "for s in strings:",
+    "else:",
+    "if x:  # why",
+    "if(x):",
+    "async with lock:",
+    "def f(x: int, y: dict[str, int] = {1: 2}) -> int:",
+    'if a[1:] == ":":',
+    "while (n := f(g(x))):",
+    "if len(arr) == 0:\n        more code",  # the line stop, not the constraint, ends it at the break
+]
+NOT_BLOCK_HEADERS = ["return x:", "format(x):", "if x: return True", "elsewhere:", "iffy:", "if x", "x = {1: 2}"]
+
+
+def test_opens_block_takes_block_headers_and_nothing_else():
+    compiled = compile_constraints([opens_block()])
+    assert all(validate_text(t, compiled).all_satisfied for t in BLOCK_HEADERS)
+    assert not any(validate_text(t, compiled).all_satisfied for t in NOT_BLOCK_HEADERS)
+
+
+def test_starts_with_code_refuses_leading_blanks():
+    compiled = compile_constraints([starts_with_code()])
+    assert validate_text("return x", compiled).all_satisfied and validate_text("", compiled).all_satisfied
+    assert not validate_text("    return x", compiled).all_satisfied
+    assert not validate_text("\nreturn x", compiled).all_satisfied
+
+
+def test_no_block_header_refuses_exactly_the_headers():
+    compiled = compile_constraints([no_block_header()])
+    one_liners = ["return x", "if x: return y", "x = {1: 2}", "elsewhere = 1", "total += 1\n        more"]
+    assert all(validate_text(t, compiled).all_satisfied for t in one_liners)
+    assert not any(validate_text(t, compiled).all_satisfied for t in BLOCK_HEADERS[:-1])

@@ -58,3 +58,8 @@ def test_above_deeper_code_a_python_line_must_open_the_block():
     names = [c.name for c in header.constraints("python")]
     assert "buffer:opens-block" in names and "buffer:starts-with-code" in names
     assert "buffer:opens-block" not in [c.name for c in header.constraints("javascript")]
+
+
+def test_above_code_at_the_same_depth_a_python_line_must_not_open_a_block():
+    inside = _at_marker("def f(xs):\n    total = 0\n    |\n    return total\n")
+    assert "buffer:no-block-header" in [c.name for c in inside.constraints("python")]

@@ -59,6 +59,20 @@ def starts_with_code() -> PyConstraintIR:
 
 # The Python statements that open an indented block: their header starts with one of these.
 _BLOCK_KEYWORDS = "if|elif|else|for|while|try|except|finally|with|def|class|async|match|case"
+# A block header: the keyword, then code whose only colon outside brackets and strings is the last
+# one (`if x: return y` opens no block), then blanks, a comment, and whatever the line stops allow.
+_BLOCK_HEADER = rf"""
+start: KEYWORD (GAP code | group code)? ":" TAIL
+code: (PLAIN | STRING | group)*
+group: "(" inner ")" | "[" inner "]" | "{{" inner "}}"
+inner: (INNER | STRING | group)*
+KEYWORD: /({_BLOCK_KEYWORDS})/
+GAP: /[ \t]+/
+PLAIN: /[^:()\[\]{{}}'"\n#]+/
+INNER: /[^()\[\]{{}}'"\n#]+/
+STRING: /"([^"\\\n]|\\.)*"/ | /'([^'\\\n]|\\.)*'/
+TAIL: /[ \t]*(#[^\n]*)?(\n[\s\S]*)?/
+"""
 
 
 @_memo
@@ -66,8 +80,17 @@ def opens_block() -> PyConstraintIR:
     """Python, on an empty line above more deeply indented code: the line must open that block,
     or the code below would no longer parse. The keyword comes first, so the model is steered
     from its first token, not refused its line break after writing something else."""
-    header = rf"({_BLOCK_KEYWORDS})([ \t(\[{{'\"][^\n]*)?:[ \t]*(#[^\n]*)?"  # keyword, then no word character
-    return PyConstraintIR(name="buffer:opens-block", regex_patterns=[header])
+    return PyConstraintIR(name="buffer:opens-block", grammar=_BLOCK_HEADER)
+
+
+@_memo
+def no_block_header() -> PyConstraintIR:
+    """Python, on an empty line whose block goes on at the same depth below: the line must not open
+    a block (a header ending in `:`), whose body the code below could not be. A one-line compound
+    statement (`if x: return y`) is still allowed."""
+    header = rf"({_BLOCK_KEYWORDS})([ \t(\[{{'\"][^\n]*)?:[ \t]*(#[^\n]*)?"
+    grammar = f"start: LINE REST?\nLINE: ~/{header}/ & /[^\\n]*/\nREST: /\\n[\\s\\S]*/\n"
+    return PyConstraintIR(name="buffer:no-block-header", grammar=grammar)
 
 
 @_memo

@@ -9,7 +9,14 @@ from typing import Literal
 from ..engines.line_stops import LineStops
 from ..types import PyConstraintIR
 from .brackets import CLOSERS, comment_marker, open_brackets
-from .buffer_constraints import balanced_brackets, no_repeat, opens_block, single_line, starts_with_code
+from .buffer_constraints import (
+    balanced_brackets,
+    no_block_header,
+    no_repeat,
+    opens_block,
+    single_line,
+    starts_with_code,
+)
 
 CountTokens = Callable[[str], int]
 # Languages where brackets are syntax: the completion must close what it opens.
@@ -36,8 +43,8 @@ class CursorContext:
     def constraints(self, language: str) -> list[PyConstraintIR]:
         """The buffer-derived constraints at this cursor, all enforced while decoding."""
         found = [single_line()] if self.single_line else [starts_with_code()] if self.line_before else []
-        if language == "python" and not self.single_line and _indent(self.next_line) > len(self.line_before):
-            found.append(opens_block())
+        if language == "python" and (shape := self._python_line_shape()) is not None:
+            found.append(shape)
         if language not in _PROSE:
             stack = open_brackets(self.prefix, language)
             if stack is not None:
@@ -59,6 +66,15 @@ class CursorContext:
         after the cursor, so a suggestion is one line (at the end of a block, or in an empty
         one, it may be several; the rule Copilot-style completers use)."""
         return bool(self.next_line.strip()) and _indent(self.next_line) >= len(self.line_before)
+
+    def _python_line_shape(self) -> PyConstraintIR | None:
+        """On an empty line above code, the one Python line that keeps the code below parseable:
+        a block header above deeper code, anything but one above code at the same depth."""
+        if self.single_line or not self.next_line.strip():
+            return None
+        if _indent(self.next_line) > len(self.line_before):
+            return opens_block()
+        return no_block_header() if self.inside_block else None
 
     def line_stops(self) -> LineStops:
         """Where the suggestion ends: mid-line, with the line; on an empty line, with its line
