@@ -12,6 +12,10 @@ import pytest
 os.environ.setdefault("ANANKE_MODEL", "smollm2-135m")
 
 from ananke_lsp.engines.embedded import EmbeddedEngine
+from ananke_lsp.models import cache_dir
+
+# Editors under test get a home and XDG folders of their own; the models stay where they are.
+os.environ.setdefault("ANANKE_MODEL_CACHE", str(cache_dir()))
 
 
 @pytest.fixture(scope="session")
