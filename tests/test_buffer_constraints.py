@@ -19,10 +19,13 @@ from ananke_lsp.context.buffer_constraints import (
     indented_block,
     no_block_header,
     no_repeat,
+    no_trailing_blanks,
     opens_block,
     starts_with_code,
 )
 from ananke_lsp.context.cursor import cursor_context
+from ananke_lsp.engines.base import EngineRequest
+from ananke_lsp.types import PyConstraintIR
 
 
 def _holds(text: str, closable: list[str], comment: str) -> bool:
@@ -94,8 +97,8 @@ def test_no_repeat_survives_slashes_and_backslashes(following: str, fresh: str, 
 def test_no_repeat_compiles_and_forbids_exactly_the_retyped_text(following: str, head: str):
     text = following.strip()
     constraint = no_repeat(following)
-    if not text:
-        assert constraint is None
+    if not text or not text.encode(errors="ignore").decode() == text:  # blank, or a lone surrogate
+        assert constraint is None  # nothing any model output could retype
         return
     assert constraint is not None
     candidates = [head + text, head + text + " \n\t", head + text[:-1], head + text + "x", head + "x", text[1:]]
@@ -154,3 +157,18 @@ def test_no_block_header_refuses_exactly_the_headers():
     one_liners = ["return x", "if x: return y", "x = {1: 2}", "elsewhere = 1", "total += 1\n        more"]
     assert all(validate_text(t, compiled).all_satisfied for t in one_liners)
     assert not any(validate_text(t, compiled).all_satisfied for t in BLOCK_HEADERS[:-1])
+
+
+def test_a_block_has_no_trailing_blanks_and_its_blank_lines_are_empty():
+    compiled = compile_constraints([no_trailing_blanks()])
+    assert validate_text("x = 1\n\n    y = 2", compiled).all_satisfied
+    assert not validate_text("x = 1\n    \n    y = 2", compiled).all_satisfied
+    assert not validate_text("x = 1  \n    y = 2", compiled).all_satisfied
+
+
+def test_buffer_constraints_are_not_described_to_a_chat_model():
+    request = EngineRequest(
+        prompt="p", constraints=[starts_with_code(), PyConstraintIR(name="ids", regex_patterns=["[a-z]+"])]
+    )
+    prompt = request.system_prompt()
+    assert "[a-z]+" in prompt and r"[^\s]" not in prompt

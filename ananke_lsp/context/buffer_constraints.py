@@ -50,6 +50,13 @@ def single_line() -> PyConstraintIR:
 
 
 @_memo
+def no_trailing_blanks() -> PyConstraintIR:
+    """No line of a generated block ends in spaces or tabs, blank lines included (a blank line is
+    empty, not the block's indentation): what linters flag, and editors strip."""
+    return PyConstraintIR(name="buffer:no-trailing-blanks", regex_patterns=[r"([^\n]*[^ \t\n])?(\n([^\n]*[^ \t\n])?)*"])
+
+
+@_memo
 def starts_with_code() -> PyConstraintIR:
     """The cursor sits after the line's indentation: the suggestion starts with code, not with
     more blanks (a code model re-indents after the editor's auto-indent, and its line lands in

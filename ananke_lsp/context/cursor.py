@@ -13,6 +13,7 @@ from .buffer_constraints import (
     balanced_brackets,
     no_block_header,
     no_repeat,
+    no_trailing_blanks,
     opens_block,
     single_line,
     starts_with_code,
@@ -42,7 +43,10 @@ class CursorContext:
 
     def constraints(self, language: str) -> list[PyConstraintIR]:
         """The buffer-derived constraints at this cursor, all enforced while decoding."""
-        found = [single_line()] if self.single_line else [starts_with_code()] if self.line_before else []
+        if self.single_line:
+            found = [single_line()]
+        else:
+            found = [no_trailing_blanks(), *([starts_with_code()] if self.line_before else [])]
         if language == "python" and (shape := self._python_line_shape()) is not None:
             found.append(shape)
         if language not in _PROSE:

@@ -22,6 +22,7 @@ MAX_CONTEXT_FILES = 16
 # A constraint longer than this is not described in the system prompt (a large grammar would fill
 # the model's context); the model is held to it all the same.
 MAX_SHOWN_CONSTRAINT = 2000
+BUFFER_PREFIX = "buffer:"  # the names of constraints derived from the editor buffer
 
 
 class EngineRequest(BaseModel):
@@ -56,7 +57,9 @@ class EngineRequest(BaseModel):
         if ctx is not None:
             facts = (("Language", ctx.language), ("File", ctx.current_file), ("Project", ctx.project_root))
             lines += [f"{label}: {value}" for label, value in facts if value]
-        for c in self.constraints:
+        # Constraints taken from the code around the cursor describe its shape, not the answer's
+        # content: shown to a small model, it answered with the regex itself.
+        for c in (c for c in self.constraints if not c.name.startswith(BUFFER_PREFIX)):
             if c.json_schema and len(c.json_schema) <= MAX_SHOWN_CONSTRAINT:
                 lines.append(f"Answer with JSON matching this JSON schema: {c.json_schema}")
             if c.grammar and len(c.grammar) <= MAX_SHOWN_CONSTRAINT:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from ..context.brackets import comment_marker
-from ..context.buffer_constraints import balanced_brackets, block_start, indented_block
+from ..context.buffer_constraints import balanced_brackets, block_start, indented_block, no_trailing_blanks
 from ..engines.base import EngineRequest
 from .app import Target
 from .code_actions import Job, Offer, end_of
@@ -53,6 +53,7 @@ class GenerateFromComment:
             indent = _indent(lines[line])
             constraints = [
                 block_start(indent),
+                no_trailing_blanks(),
                 balanced_brackets([], comment_marker(target.doc.language_id)),
                 *target.constraints("generate"),
             ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from ..context.brackets import comment_marker
-from ..context.buffer_constraints import balanced_brackets, block_start, regex_literal
+from ..context.buffer_constraints import balanced_brackets, block_start, no_trailing_blanks, regex_literal
 from ..context.python_functions import PythonFunction, function_at
 from ..engines.base import EngineRequest
 from ..engines.line_stops import LineStops
@@ -76,6 +76,7 @@ class ImplementFunction:
         lines, fn = _function(target, args)
         constraints = [
             block_start(fn.body_indent),
+            no_trailing_blanks(),
             balanced_brackets([], comment_marker("python")),
             *target.constraints("implement_function"),
         ]
