@@ -56,6 +56,7 @@ class EditorSession:
         self.messages: list[str] = []
         client.feature(types.WINDOW_SHOW_MESSAGE)(lambda params: self.messages.append(params.message))
         client.feature(types.WINDOW_LOG_MESSAGE)(lambda params: None)
+        client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)(lambda params: None)  # config problems: in the log
 
     def open(self, path: Path, text: str | None = None) -> str:
         """Open ``path`` with ``text`` in the buffer (its contents on disk by default)."""

@@ -78,9 +78,8 @@ def _doctest(source: str, name: str) -> str:
     namespace: dict[str, object] = {}
     exec(compile(source, str(GEOMETRY), "exec"), namespace)  # the demo's own file, as implemented
     finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(verbose=False)
-    for test in finder.find(namespace[name], name, globs=namespace):
-        runner.run(test, out=lambda _: None)
-    failed, tried = runner.summarize(verbose=False)
+    results = [runner.run(test, out=lambda _: None) for test in finder.find(namespace[name], name, globs=namespace)]
+    failed, tried = sum(r.failed for r in results), sum(r.attempted for r in results)
     return f"doctest {tried - failed}/{tried} passed"
 
 

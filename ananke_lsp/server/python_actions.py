@@ -28,6 +28,10 @@ def _function(target: Target, args: list[object]) -> tuple[list[str], PythonFunc
     return lines, fn
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
 def _ends_line(text: str) -> str:
     """Exactly one final newline: the next statement on its own line, no pile of blank lines."""
     return text.rstrip("\n") + "\n"
@@ -41,12 +45,17 @@ def fill_between(
     constraints: list[PyConstraintIR],
     max_tokens: int,
     indent: str,
+    scope: int | None = None,
 ) -> EngineRequest:
     """Fill-in-the-middle for new lines replacing ``lines[start:end]`` (raw text, no chat): the
     code above and below, within the completion windows; the block ends where a line leaves
-    ``indent`` or retypes the code that follows."""
+    ``indent`` or retypes the code that follows. With ``scope``, the code below ends before the
+    first line indented ``scope`` columns or less: for a function's body, the definitions after it
+    are not part of it (with the next placeholder function below, the 0.5B wrote *its* body)."""
     window = target.project.settings.completion
     after = lines[end : end + window.suffix_lines]
+    if scope is not None:
+        after = after[: next((i for i, ln in enumerate(after) if ln.strip() and _indent(ln) <= scope), len(after))]
     following = next((ln.strip() for ln in after if ln.strip()), "")
     return EngineRequest(
         prompt="\n".join(lines[max(0, start - window.prefix_lines) : start]) + "\n",
@@ -81,7 +90,8 @@ class ImplementFunction:
             *target.constraints("implement_function"),
         ]
         max_tokens = target.project.settings.generation.max_tokens
-        request = fill_between(target, lines, fn.body_start, fn.body_end, constraints, max_tokens, fn.body_indent)
+        body = (fn.body_start, fn.body_end)
+        request = fill_between(target, lines, *body, constraints, max_tokens, fn.body_indent, scope=len(fn.indent))
         replace = types.Range(start=types.Position(line=fn.body_start, character=0), end=end_of(lines, fn.body_end))
         return Job(request, replace, _ends_line)
 
