@@ -63,3 +63,12 @@ def test_above_deeper_code_a_python_line_must_open_the_block():
 def test_above_code_at_the_same_depth_a_python_line_must_not_open_a_block():
     inside = _at_marker("def f(xs):\n    total = 0\n    |\n    return total\n")
     assert "buffer:no-block-header" in [c.name for c in inside.constraints("python")]
+
+
+def test_brackets_the_rest_of_the_line_closes_are_not_the_suggestions_to_close():
+    for source in ("largest = max(|values)\n", "largest = max(|)\n", "f(g(|x), y)\n"):
+        names = {c.name: c for c in _at_marker(source).constraints("python")}
+        grammar = names["buffer:balanced-brackets"].grammar or ""
+        assert grammar.startswith("start: bal\n"), (source, grammar)  # nothing left to close
+    still_open = _at_marker("f(g(|x)\n").constraints("python")
+    assert any('")"' in (c.grammar or "") for c in still_open)  # f( is still the suggestion's to close

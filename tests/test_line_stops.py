@@ -66,3 +66,9 @@ def test_one_line_ends_with_its_line_break():
     assert line_cut("x = 1", one, final=False) is None
     assert line_cut("x = 1\n", one, final=False) == len("x = 1")
     assert finished("x = 1\n    y = 2\n", one) == "x = 1"
+
+
+def test_mid_line_the_line_break_ends_the_suggestion():
+    line = LineStops(max_lines=1)
+    assert finished("0.0\n    # and more", line) == "0.0"
+    assert finished("\nanything", line) == ""  # nothing for this line: nothing shown

@@ -144,9 +144,9 @@ async def test_a_burst_of_keystrokes_starts_at_most_one_generation(client: Langu
         await asyncio.sleep(0.05)
     results = await asyncio.gather(*pending, return_exceptions=True)
     started = (await _stats(client))["engine_requests"] - before
-    assert started <= 2, f"{started} generations for one burst"
-    last = results[-1]
-    assert not isinstance(last, BaseException) and last is not None  # the final keystroke is answered
+    assert 1 <= started <= 2, f"{started} generations for one burst"
+    # the final keystroke is answered (with nothing, when the model ends the complete line there)
+    assert not isinstance(results[-1], BaseException)
 
 
 async def test_typing_the_suggestion_reuses_it_without_generating(client: LanguageClient, project: Path):
@@ -267,7 +267,7 @@ async def test_commands_health_cache_and_provenance(client: LanguageClient, proj
     assert cleared["size"] == 0
     provenance = await command(client, "ananke.showProvenance")
     assert provenance["model"].startswith("SmolLM2") and provenance["file"].endswith("provenance.py")
-    assert "buffer:single-line" in provenance["enforced"]
+    assert "buffer:balanced-brackets" in provenance["enforced"]  # `mean(` is open: the suggestion may close it
 
 
 async def test_settings_from_workspace_configuration(client: LanguageClient, project: Path):

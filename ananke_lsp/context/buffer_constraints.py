@@ -44,12 +44,6 @@ _memo = functools.lru_cache(maxsize=256)
 
 
 @_memo
-def single_line() -> PyConstraintIR:
-    """Inline completion inside a line: the suggestion never spills onto the next line."""
-    return PyConstraintIR(name="buffer:single-line", regex_patterns=[r"[^\n]*"])
-
-
-@_memo
 def no_trailing_blanks() -> PyConstraintIR:
     """No line of a generated block ends in spaces or tabs, blank lines included (a blank line is
     empty, not the block's indentation): what linters flag, and editors strip."""

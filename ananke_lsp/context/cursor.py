@@ -8,14 +8,13 @@ from typing import Literal
 
 from ..engines.line_stops import LineStops
 from ..types import PyConstraintIR
-from .brackets import CLOSERS, comment_marker, open_brackets
+from .brackets import CLOSERS, PAIRS, comment_marker, open_brackets
 from .buffer_constraints import (
     balanced_brackets,
     no_block_header,
     no_repeat,
     no_trailing_blanks,
     opens_block,
-    single_line,
     starts_with_code,
 )
 
@@ -43,21 +42,14 @@ class CursorContext:
 
     def constraints(self, language: str) -> list[PyConstraintIR]:
         """The buffer-derived constraints at this cursor, all enforced while decoding."""
-        if self.single_line:
-            found = [single_line()]
-        else:
-            found = [no_trailing_blanks(), *([starts_with_code()] if self.line_before else [])]
+        found = [] if self.single_line else [no_trailing_blanks(), *([starts_with_code()] if self.line_before else [])]
         if language == "python" and (shape := self._python_line_shape()) is not None:
             found.append(shape)
         if language not in _PROSE:
             stack = open_brackets(self.prefix, language)
             if stack is not None:
                 # brackets the rest of the line already closes are not the completion's to close
-                closed_after = 0
-                for ch in self.line_after.strip():
-                    if ch not in CLOSERS or closed_after >= len(stack) or CLOSERS[ch] != stack[-1 - closed_after]:
-                        break
-                    closed_after += 1
+                closed_after = _closed_by(self.line_after, stack)
                 found.append(balanced_brackets(stack[: len(stack) - closed_after], comment_marker(language)))
         repeat = no_repeat(self.line_after if self.single_line else self.next_line)
         if repeat is not None:
@@ -84,8 +76,8 @@ class CursorContext:
         """Where the suggestion ends: mid-line, with the line; on an empty line, with its line
         when the block goes on below, else before a line that leaves the cursor's block or
         retypes the next line. Never in blanks."""
-        if self.single_line:
-            return LineStops()
+        if self.single_line:  # the line break ends it: refused instead, it forced the model to go on
+            return LineStops(max_lines=1)
         column = len(self.line_before)
         following = self.next_line.strip()
         return LineStops(
@@ -94,6 +86,23 @@ class CursorContext:
             first_column=column,
             max_lines=1 if self.inside_block else None,
         )
+
+
+def _closed_by(line_after: str, stack: list[str]) -> int:
+    """How many of the open brackets ``stack`` (innermost last) the rest of the line closes, in
+    order: `values)` after `max(` closes it, as `)` alone does; brackets opened and closed within
+    the rest of the line do not count."""
+    closed, depth = 0, 0
+    for ch in line_after:
+        if ch in PAIRS:
+            depth += 1
+        elif ch in CLOSERS and depth:
+            depth -= 1
+        elif ch in CLOSERS:
+            if closed >= len(stack) or CLOSERS[ch] != stack[-1 - closed]:
+                break
+            closed += 1
+    return closed
 
 
 def _indent(line: str) -> int:

@@ -26,7 +26,7 @@ class LineStops(BaseModel):
     blank_run: int | None = Field(default=2, ge=1)
     # the column at which the output starts: its first line's indentation counts from there
     first_column: int = Field(default=0, ge=0)
-    # ends with the line break that would start line ``max_lines + 1`` (1: one line of code)
+    # ends with the line break that would start line ``max_lines + 1`` (1: this line only)
     max_lines: int | None = Field(default=None, ge=1)
 
 
@@ -58,7 +58,7 @@ def line_cut(text: str, stops: LineStops, *, final: bool) -> int | None:
             return len(text[:start].rstrip())  # the line, and the blanks before it, go
         if end < 0:
             return None
-        lines += bool(line.strip())
+        lines += 1
         start = end + 1
     return None
 
