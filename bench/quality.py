@@ -22,6 +22,7 @@ from bench.fim_baseline import FimBaseline
 from bench.humaneval_infill import SETS, InfillSet, InfillTask, build_tasks, sample
 from bench.infill_scoring import Suggestion, TestRunner, empty_floor, score, summarize
 from bench.lsp_suggestions import lsp_suggester
+from bench.results_file import write_sections
 
 PIPELINES = {"lsp": "ananke-lsp", "baseline": "llama.cpp FIM, peers' trimming"}
 OUT = Path(__file__).resolve().parent / "out"
@@ -149,6 +150,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pipelines", default="lsp,baseline", help="lsp, baseline or both (the default)")
     parser.add_argument("--test-timeout", type=float, default=5.0, help="seconds for one task's tests")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/out/quality-MODELS-SETS.json)")
+    parser.add_argument("--results", action="store_true", help="also write this run's section of bench/RESULTS.md")
     args = parser.parse_args(argv)
     args.model = args.model or ["qwen2.5-coder-0.5b"]
     args.set = list(dict.fromkeys(args.set or ["single"]))
@@ -168,7 +170,21 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run_model(model, args.set, args, report, out))
     print(markdown(report))
     print(f"\nper-task records: {out}", file=sys.stderr)
+    if args.results:
+        write_sections([results_section(report, argv if argv is not None else sys.argv[1:])])
     return 0
+
+
+def results_section(report: dict[str, Any], argv: list[str]) -> str:
+    """This run's section of bench/RESULTS.md, named by its models, sets and sampling, so that
+    other runs' sections stay."""
+    settings = report["settings"]
+    sampled = f", every {settings['every']}th task" if settings["every"] > 1 else ", every task"
+    sampled += f", at most {settings['limit']}" if settings["limit"] else ""
+    heading = f"## Suggestion quality: HumanEval {'+'.join(settings['set'])}-line infilling, "
+    heading += f"{', '.join(settings['model'])}{sampled}"
+    command = "python -m bench.quality " + " ".join(a for a in argv if a != "--results")
+    return f"{heading}\n\nRun {report['started']}: `{command}`.\n\n{markdown(report)}\n"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("ANANKE_MODEL", "smollm2-135m")
 
 from bench import concurrency, foundation, lsp, runtimes, service
+from bench.results_file import write_sections
 
 
 async def main() -> None:
@@ -31,11 +32,11 @@ async def main() -> None:
         f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
     )
-    text = "# Bench results\n\nMachine: " + machine + ". Run: `bash scripts/bench.sh`. Goals, and what "
-    text += "limits the ones not met: [README.md](README.md).\n\n"
-    text += "\n\n".join(sections) + "\n"
-    print(text)
-    Path(__file__).with_name("RESULTS.md").write_text(text)
+    head = "# Bench results\n\nMachine: " + machine + ". Run: `bash scripts/bench.sh` (the suggestion-quality "
+    head += "sections: `bench/quality.py`, `bench/implement.py`). Goals, and what limits the ones not met: "
+    head += "[README.md](README.md).\n"
+    print(head + "\n" + "\n\n".join(sections))
+    write_sections(sections, head)
 
 
 if __name__ == "__main__":
