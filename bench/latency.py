@@ -234,6 +234,7 @@ def results_section(report: dict[str, Any], argv: list[str]) -> str:
     """This run's section of bench/RESULTS.md, named by its model, functions and seed."""
     s = report["settings"]
     heading = f"## Editing latency: {s['model']}, {s['files']} standard-library functions, seed {s['seed']}"
+    heading += f", first {s['max_keys']} keys of each" if s["max_keys"] else ""
     command = "python -m bench.latency " + " ".join(a for a in argv if a != "--results")
     return f"{heading}\n\nRun {report['started']}: `{command}`.\n\n{markdown(report)}\n"
 
