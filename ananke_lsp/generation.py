@@ -21,10 +21,10 @@ class Outcome:
     compiled: CompiledConstraints | None = None
 
     def cut_to_valid(self) -> Outcome:
-        """When the token budget ran out mid-construct (an open bracket, an unfinished JSON
-        value), or a line stop cut the text there, the longest prefix that satisfies every
+        """When the token or time budget ran out mid-construct (an open bracket, an unfinished
+        JSON value), or a line stop cut the text there, the longest prefix that satisfies every
         constraint, validated again: an editor shows a shorter valid suggestion, never an invalid one."""
-        cut_short = self.result.finish_reason in ("length", "stop")
+        cut_short = self.result.finish_reason in ("length", "time", "stop")
         if self.validation.all_satisfied or not cut_short or self.compiled is None:
             return self
         text = longest_valid_prefix(self.result.text, self.compiled)

@@ -93,7 +93,7 @@ def routes(service: _Service) -> list[Route]:
             completion_tokens=r.tokens_generated,
             total_tokens=r.prompt_tokens + r.tokens_generated,
         )
-        finish = "length" if r.finish_reason == "length" else "stop"
+        finish = "length" if r.finish_reason in ("length", "time") else "stop"
         if chat:
             message = ChatMessage(role="assistant", content=r.text)
             reply: ChatResponse | CompletionResponse = ChatResponse(
@@ -156,7 +156,7 @@ async def _chunks(
                     "completion_tokens": r.tokens_generated,
                     "total_tokens": r.prompt_tokens + r.tokens_generated,
                 }
-                yield chunk("", "length" if r.finish_reason == "length" else "stop", usage)
+                yield chunk("", "length" if r.finish_reason in ("length", "time") else "stop", usage)
     except EngineError as exc:
         from .server import engine_failure
 

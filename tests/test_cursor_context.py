@@ -72,3 +72,11 @@ def test_brackets_the_rest_of_the_line_closes_are_not_the_suggestions_to_close()
         assert grammar.startswith("start: bal\n"), (source, grammar)  # nothing left to close
     still_open = _at_marker("f(g(|x)\n").constraints("python")
     assert any('")"' in (c.grammar or "") for c in still_open)  # f( is still the suggestion's to close
+
+
+def test_no_python_line_shape_inside_brackets_or_above_a_brackets_body():
+    dict_body = _at_marker("def f():\n    |\n        'zero': 0,\n        'one': 1,\n    }\n    return x\n")
+    inside = _at_marker("x = [\n    1,\n    |\n    3,\n]\n")
+    for context in (dict_body, inside):
+        names = [c.name for c in context.constraints("python")]
+        assert "buffer:opens-block" not in names and "buffer:no-block-header" not in names

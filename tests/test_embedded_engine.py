@@ -188,3 +188,25 @@ async def test_a_suggestion_cut_mid_character_drops_the_incomplete_bytes(engine)
     cut, _ = await _generate(engine, "Smile", constraint, max_tokens=1)
     assert cut.finish_reason == "length" and cut.tokens_generated == 1
     assert "\ufffd" not in cut.text
+
+
+async def test_a_request_sharing_a_prompt_prefix_prefills_only_the_rest(engine):
+    head = "def area(width: float, height: float) -> float:\n    " * 8
+    first = await engine.generate(EngineRequest(prompt=head + "return", chat=False, max_tokens=2, temperature=0.0))
+    second = await engine.generate(EngineRequest(prompt=head + "pass", chat=False, max_tokens=2, temperature=0.0))
+    assert first.prefilled_tokens is not None and second.prefilled_tokens is not None
+    assert second.prompt_tokens > 40 and second.prefilled_tokens <= 3  # the head came from the KV cache
+
+
+async def test_past_max_predict_ms_a_suggestion_ends_at_its_first_line_end(engine):
+    counting = "".join(f"{n}\n" for n in range(1, 30))  # the model goes on counting, a line a number
+    request = EngineRequest(prompt=counting, chat=False, max_tokens=200, temperature=0.0, max_predict_ms=1)
+    result = await engine.generate(request)
+    assert result.finish_reason == "time" and result.tokens_generated < 200
+    assert result.text.endswith("\n") and result.text.count("\n") == 1  # one whole line, not half of one
+
+
+async def test_without_max_predict_ms_the_same_request_runs_on(engine):
+    counting = "".join(f"{n}\n" for n in range(1, 30))
+    result = await engine.generate(EngineRequest(prompt=counting, chat=False, max_tokens=12, temperature=0.0))
+    assert result.finish_reason == "length" and result.text.count("\n") > 1

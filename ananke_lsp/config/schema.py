@@ -145,6 +145,9 @@ class CompletionSettings(_Section):
     prefix_tokens: int = Field(default=1024, ge=16)
     suffix_tokens: int = Field(default=256, ge=0)
     max_tokens: int = Field(default=64, ge=1, le=1024)
+    # Milliseconds of decoding after which a suggestion ends at its next line end (llama.vim's
+    # t_max_predict_ms): a long block that arrives after the user typed on is worth nothing.
+    max_predict_ms: int = Field(default=1000, ge=50, le=60_000)
     # Other open files of the project shown first (the repository form of FIM), about this many
     # tokens in all; they come first so that they stay in the model's KV cache. 0: none.
     context_tokens: int = Field(default=512, ge=0, le=8192)

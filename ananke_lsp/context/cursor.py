@@ -65,12 +65,21 @@ class CursorContext:
 
     def _python_line_shape(self) -> PyConstraintIR | None:
         """On an empty line above code, the one Python line that keeps the code below parseable:
-        a block header above deeper code, anything but one above code at the same depth."""
-        if self.single_line or not self.next_line.strip():
+        a block header above deeper code, anything but one above code at the same depth. Inside
+        brackets, or above the body of a bracket (deeper lines, then its closer at the cursor's
+        depth), indentation means nothing to Python: no shape then."""
+        if self.single_line or not self.next_line.strip() or open_brackets(self.prefix, "python"):
             return None
         if _indent(self.next_line) > len(self.line_before):
-            return opens_block()
+            return None if self._bracket_body_below() else opens_block()
         return no_block_header() if self.inside_block else None
+
+    def _bracket_body_below(self) -> bool:
+        """The deeper lines below end in a closing bracket at the cursor's depth (`}` of a dict)."""
+        column = len(self.line_before)
+        lines = self.suffix.split("\n")[1:]
+        closing = next((ln.strip() for ln in lines if ln.strip() and _indent(ln) <= column), "")
+        return closing[:1] in CLOSERS
 
     def line_stops(self) -> LineStops:
         """Where the suggestion ends: mid-line, with the line; on an empty line, with its line

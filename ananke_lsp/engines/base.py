@@ -13,7 +13,8 @@ from .fim import ContextFile
 from .line_stops import LineStops
 
 DEFAULT_SYSTEM = "You are a precise code generator. Answer with the requested output only."
-FinishReason = Literal["stop", "length", "cancelled", "constraint_conflict"]
+# "time": decoding ran past the request's max_predict_ms and stopped at a line's end
+FinishReason = Literal["stop", "length", "time", "cancelled", "constraint_conflict"]
 # Stop strings per request, and characters per stop string: every one is checked as each token
 # arrives, so a request may not make that work (or its memory) as large as it likes.
 MAX_STOPS = 16
@@ -46,6 +47,10 @@ class EngineRequest(BaseModel):
     # Where a code suggestion ends line by line (a retyped next line, a dedent, blank lines);
     # the embedded engine stops decoding there, other engines' text is cut afterwards.
     line_stops: LineStops | None = None
+    # Milliseconds of decoding after which the suggestion ends at its next line end ("time"), as
+    # llama.cpp's t_max_predict_ms: a multi-line suggestion no one would wait for is cut to whole
+    # lines. The prompt is not timed (a cancel stops it). Engines fast anyway (a GPU) may ignore it.
+    max_predict_ms: float | None = Field(default=None, gt=0)
     # Other files of the project, shown before this one to models that know the repository form.
     files: list[ContextFile] = Field(default_factory=list, max_length=MAX_CONTEXT_FILES)
 
@@ -74,6 +79,8 @@ class EngineResult(BaseModel):
     finish_reason: FinishReason
     tokens_generated: int
     prompt_tokens: int
+    # of those, how many were evaluated: the rest came from the KV cache of an earlier request
+    prefilled_tokens: int | None = None
     prefill_ms: float
     decode_ms: float
     compile_ms: float

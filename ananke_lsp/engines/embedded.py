@@ -276,7 +276,13 @@ def _fim_prompt(loaded: LoadedModel, request: EngineRequest) -> list[int] | None
     shown = str(path.relative_to(root)) if root and path and path.is_relative_to(root) else (path and path.name)
     files = request.files
     return fim_prompt(
-        loaded.fim, plain, request.prompt, request.suffix, files=files, path=shown, repo=root.name if root else ""
+        loaded.fim,
+        plain,
+        request.prompt,
+        request.suffix,
+        files=files,
+        path=shown,
+        repo=root.name if root else "",
     )
 
 
@@ -289,8 +295,9 @@ def _prompt_text(loaded: LoadedModel, request: EngineRequest) -> str:
 def _reuse_prefix(llm: object, tokens: list[int]) -> int:
     """Keep the KV cache for the longest common prefix with the last prompt (editor requests
     share most of their prefix); return how many tokens are already evaluated."""
-    if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
-        llm.reset()  # type: ignore[attr-defined]  # their state cannot be cut back to a prefix
+    recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
+    if recurrent or os.environ.get("ANANKE_KV_REUSE") == "0":  # the env switch: for bench/latency's baseline
+        llm.reset()  # type: ignore[attr-defined]  # a recurrent state cannot be cut back to a prefix
         return 0
     cached = llm.input_ids[: llm.n_tokens]  # type: ignore[attr-defined]
     common = 0
@@ -302,15 +309,18 @@ def _reuse_prefix(llm: object, tokens: list[int]) -> int:
     return common
 
 
-def _prefill(llm: object, tokens: list[int], cancel: threading.Event) -> None:
-    """Evaluate the prompt in chunks, reusing the cached prefix, until done or cancelled. llama.cpp
-    records each evaluated chunk in ``n_tokens``/``input_ids``, so what a cancelled prompt
-    evaluated is reused by the next request sharing it."""
+def _prefill(llm: object, tokens: list[int], stop: Callable[[], bool]) -> int:
+    """Evaluate the prompt in chunks, reusing the cached prefix, until done or ``stop()``; return
+    how many tokens were evaluated (not reused). llama.cpp records each evaluated chunk in
+    ``n_tokens``/``input_ids``, so what a stopped prompt evaluated is reused by the next request
+    sharing it."""
     step = min(PREFILL_CHUNK, llm.n_batch)  # type: ignore[attr-defined]
-    for start in range(_reuse_prefix(llm, tokens), len(tokens), step):
-        if cancel.is_set():
-            return
+    reused = _reuse_prefix(llm, tokens)
+    for start in range(reused, len(tokens), step):
+        if stop():
+            return start - reused
         llm.eval(tokens[start : start + step])  # type: ignore[attr-defined]
+    return len(tokens) - reused
 
 
 def _decode(
@@ -328,10 +338,11 @@ def _decode(
     started = time.perf_counter()
     prompt = _prompt_tokens(loaded, request)
     max_tokens = min(request.max_tokens, loaded.n_ctx - len(prompt))
-    _prefill(llm, prompt, cancel)  # cancelled part-way, the loop below stops before reading logits
+    prefilled = _prefill(llm, prompt, cancel.is_set)  # cancelled part-way, the loop below stops first
     prefill_ms = (time.perf_counter() - started) * 1000
 
     decode_start = time.perf_counter()
+    budget = request.max_predict_ms / 1000 if request.max_predict_ms else float("inf")
     rng = np.random.default_rng(request.seed)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     stops = StopScanner(request.stop)
@@ -395,6 +406,9 @@ def _decode(
         if matchers and all(m.is_stopped() for m in matchers):
             finish = "stop"  # the constraints admit nothing more
             break
+        if text.endswith("\n") and time.perf_counter() - decode_start > budget:
+            finish = "time"  # out of time at a line's end: whole lines, never half of one
+            break
         llm.eval([token])  # type: ignore[attr-defined]
     for token in closing:  # validated against every matcher by _closing
         for matcher in matchers:
@@ -412,6 +426,7 @@ def _decode(
         finish_reason=finish,
         tokens_generated=generated,
         prompt_tokens=len(prompt),
+        prefilled_tokens=prefilled,
         prefill_ms=prefill_ms,
         decode_ms=(time.perf_counter() - decode_start) * 1000,
         compile_ms=compile_ms,

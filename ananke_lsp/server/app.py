@@ -238,6 +238,8 @@ class AnankeServer(LanguageServer):
             "enforced": outcome.validation.enforced,
             "violated": outcome.validation.errors,
             "tokens": outcome.result.tokens_generated,
+            "prompt_tokens": outcome.result.prompt_tokens,
+            "prefilled_tokens": outcome.result.prefilled_tokens,
             "generation_ms": round(outcome.result.generation_ms, 1),
             "compile_ms": round(outcome.compile_ms, 2),
             "finish_reason": outcome.result.finish_reason,

@@ -68,9 +68,8 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
     settings = target.project.settings.completion
     if not settings.enabled or (action == "inline_completion" and not ls.editor.inline_completion):
         return None
-    if not invoked:  # a newer keystroke cancels this task while it waits: no engine work at all
-        await asyncio.sleep(ls.debouncer.delay(uri, ls.editor.debounce_ms or settings.debounce_ms))
     doc = target.doc
+    version = doc.version
     if position.line > len(doc.lines):
         raise ValueError(
             f"position {position.line}:{position.character} is outside the document ({len(doc.lines)} lines)"
@@ -92,11 +91,16 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
     before = doc.source[:offset]
     reused = ls.suggestions.lookup(uri, before, cursor.line_after)
     if reused is not None and _still_valid(ls, constraints, reused):
-        return reused
+        return reused  # typed through a shown suggestion: its rest at once, no debounce, no engine
+    if not invoked:  # a newer keystroke cancels this task while it waits: no engine work at all
+        await asyncio.sleep(ls.debouncer.delay(uri, ls.editor.debounce_ms or settings.debounce_ms))
+        if doc.version != version:  # pygls edits the document object in place
+            return None  # edited while waiting, with no new request to supersede this one: stale
     request = EngineRequest(
         prompt=cursor.prefix,
         suffix=cursor.suffix,
         line_stops=cursor.line_stops(),
+        max_predict_ms=settings.max_predict_ms,
         chat=False,
         constraints=constraints,
         max_tokens=settings.max_tokens,
