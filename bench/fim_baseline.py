@@ -1,8 +1,10 @@
 """The unconstrained baseline: what llama.vim / llama.vscode get from llama.cpp's fill-in-the-middle
 on the same GGUF. The model's own FIM tokens around the prefix (ending in the auto-indent) and the
 suffix, greedy, at most 64 new tokens (the server's default ``[completion] max_tokens``), stopped at
-an end-of-generation token, the KV cache of the previous prompt reused as ``cache_prompt`` does;
-then the peers' usual trimming (``trim_like_peers``)."""
+an end-of-generation token or, as llama.cpp's server does with llama.vim's ``t_max_predict_ms`` of
+1000, once a line break was generated and a second has passed since decoding began; the KV cache
+of the previous prompt reused as ``cache_prompt`` does; then the peers' usual trimming
+(``trim_like_peers``)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from bench.humaneval_infill import InfillTask
 from bench.infill_scoring import Suggestion
 
 MAX_TOKENS = 64
+MAX_PREDICT_S = 1.0
 
 
 def _indentation(line: str) -> int:
@@ -57,11 +60,15 @@ class FimBaseline:
         """``<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>``, decoded greedily."""
         prompt = [self._pre, *self._tokens(prefix), self._suf, *self._tokens(suffix), self._mid]
         out: list[int] = []
+        newline = False
+        started: float | None = None
         for token in self.llm.generate(prompt, temp=0.0, repeat_penalty=1.0):
+            started = started or time.perf_counter()  # the prompt is evaluated before the first token
             if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
                 break
             out.append(token)
-            if len(out) >= self.max_tokens:
+            newline = newline or b"\n" in self.llm.detokenize([token])
+            if len(out) >= self.max_tokens or (newline and time.perf_counter() - started > MAX_PREDICT_S):
                 break
         return self.llm.detokenize(out).decode("utf-8", errors="replace")
 
