@@ -91,7 +91,13 @@ class Ananke:
             raise RuntimeError("MODAL_ENDPOINT is not set: export MODAL_ENDPOINT=https://your-app.modal.run")
         return cls(**settings)
 
-    async def generate(self, request: PyGenerationRequest) -> PyGenerationResponse:
+    async def generate(
+        self, request: PyGenerationRequest, *, max_repairs: int = generation.DEFAULT_MAX_REPAIRS
+    ) -> PyGenerationResponse:
+        """``max_repairs``: how many times an answer that violates a constraint the engine could
+        only validate is asked again, naming the error (0 to 5; the embedded engine enforces
+        every constraint, so it never is). ``provenance.repairs`` lists those answers."""
+        generation.check_max_repairs(max_repairs)
         engine_request = EngineRequest(
             prompt=request.prompt,
             chat=True,
@@ -101,7 +107,7 @@ class Ananke:
             temperature=request.temperature,
         )
         try:
-            outcome = await generation.run(self.engine, self._cache, engine_request)
+            outcome = await generation.run(self.engine, self._cache, engine_request, max_repairs=max_repairs)
         except (RuntimeError, TimeoutError):
             raise  # already say what went wrong (ConstraintError, EngineError, timeouts)
         except Exception as exc:

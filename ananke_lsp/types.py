@@ -62,11 +62,25 @@ class PyGenerationRequest(_SeedModel):
     context: PyGenerationContext | None = None
 
 
+class PyRepair(_ReadOnly):
+    """An answer that violated a constraint the engine could only validate, and was asked again
+    with the error named (the final answer's check is the response's ``validation``)."""
+
+    violated: list[str] = Field(default_factory=list)
+    errors: dict[str, str] = Field(default_factory=dict)
+    extracted: bool = False  # judged after taking it out of fences or prose
+    tokens_generated: int = 0
+
+
 class PyProvenance(_ReadOnly):
     model: str
     timestamp: int
     constraints_applied: list[str] = Field(default_factory=list)
     original_intent: str
+    # The text was taken out of an instruct model's markdown fence or prose before validation.
+    extracted: bool = False
+    # Earlier answers that violated a validated-only constraint and were asked again, in order.
+    repairs: list[PyRepair] = Field(default_factory=list)
 
 
 class PyValidationResult(_ReadOnly):

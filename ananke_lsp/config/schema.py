@@ -134,6 +134,10 @@ class GenerationSettings(_Section):
     max_tokens: int = Field(default=256, ge=1, le=8192)
     temperature: float = Field(default=0.2, ge=0.0, le=1.0)
     profile: Profile | None = None
+    # Asking a chat model again when its answer violates a constraint the engine could only
+    # validate (an OpenAI-compatible server enforces one structured output): at most this many
+    # follow-ups (generation.py's DEFAULT_MAX_REPAIRS and MAX_REPAIRS). 0: report it at once.
+    max_repairs: int = Field(default=1, ge=0, le=5)
 
 
 class CompletionSettings(_Section):

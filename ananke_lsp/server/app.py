@@ -226,7 +226,8 @@ class AnankeServer(LanguageServer):
     async def generate(self, target: Target, request: EngineRequest) -> generation.Outcome:
         self.generations += 1
         try:
-            outcome = (await generation.run(self.engine_for(target.project), self.cache, request)).cut_to_valid()
+            engine, repairs = self.engine_for(target.project), target.project.settings.generation.max_repairs
+            outcome = (await generation.run(engine, self.cache, request, max_repairs=repairs)).cut_to_valid()
         except EngineError as exc:
             raise self.failures.failed(exc) from None
         self.failures.recovered()
@@ -243,6 +244,8 @@ class AnankeServer(LanguageServer):
             "generation_ms": round(outcome.result.generation_ms, 1),
             "compile_ms": round(outcome.compile_ms, 2),
             "finish_reason": outcome.result.finish_reason,
+            "extracted": outcome.extracted,  # taken out of an instruct model's fences or prose
+            "repairs": [r.model_dump() for r in outcome.repairs],  # answers asked again, and why
         }
         return outcome
 
