@@ -210,3 +210,19 @@ async def test_without_max_predict_ms_the_same_request_runs_on(engine):
     counting = "".join(f"{n}\n" for n in range(1, 30))
     result = await engine.generate(EngineRequest(prompt=counting, chat=False, max_tokens=12, temperature=0.0))
     assert result.finish_reason == "length" and result.text.count("\n") > 1
+
+
+async def test_going_back_to_a_file_starts_from_its_saved_kv_state_and_answers_as_if_cold(engine, monkeypatch):
+    first = "def area(width: float, height: float) -> float:\n    " * 12
+    other = "class Stack:\n    def push(self, item):\n        self.items.append(item)\n" * 12
+
+    async def ask(prompt: str) -> EngineResult:
+        return await engine.generate(EngineRequest(prompt=prompt, chat=False, max_tokens=8, temperature=0.0))
+
+    await ask(first + "return")
+    await ask(other + "def pop(self):")
+    back = await ask(first + "pass")
+    assert back.prompt_tokens > 100 and back.prefilled_tokens is not None and back.prefilled_tokens <= 3
+    monkeypatch.setenv("ANANKE_KV_REUSE", "0")  # the same prompt read from nothing
+    cold = await ask(first + "pass")
+    assert cold.prefilled_tokens == cold.prompt_tokens and cold.text == back.text

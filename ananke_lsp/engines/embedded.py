@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import llguidance as llg
@@ -27,6 +27,7 @@ from ..constraints import CompiledConstraints
 from ..constraints.closing import Closer
 from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, PromptTooLongError, collect
 from .fim import FimTokens, fim_prompt, fim_tokens
+from .kv_snapshots import KvSnapshots, common_prefix
 from .line_stops import finished, line_cut, settled
 from .model_files import resolve_model_path, why_this_model
 from .sampling import TokenGate, sample
@@ -53,6 +54,7 @@ class LoadedModel:
     executor: ThreadPoolExecutor  # the one thread that loaded the model and runs all its compute
     document_start: int  # what an empty prompt evaluates: the model continues from a document's start
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
+    snapshots: KvSnapshots = field(default_factory=lambda: KvSnapshots(KV_SNAPSHOT_BYTES))
 
     @property
     def name(self) -> str:
@@ -70,6 +72,9 @@ CLOSING_MARGIN = 2
 # decode thread within one chunk, not after its whole prompt (three cancelled 4k-token prompts had
 # held the next request for 96 s). Larger chunks gain little on a CPU; llama.cpp's n_batch caps it.
 PREFILL_CHUNK = 128
+# KV states of the prompts of recently left files (kv_snapshots.py): a few files' worth for the
+# 1.5B (~28 KB a token), more for the 0.5B.
+KV_SNAPSHOT_BYTES = 256 << 20
 
 
 def _chat_formatter(llm: object) -> Callable[[str, str], str] | None:
@@ -283,6 +288,7 @@ def _fim_prompt(loaded: LoadedModel, request: EngineRequest) -> list[int] | None
         files=files,
         path=shown,
         repo=root.name if root else "",
+        suffix_first=os.environ.get("ANANKE_FIM_ORDER") == "spm",  # experiment: bench/quality --env
     )
 
 
@@ -292,30 +298,31 @@ def _prompt_text(loaded: LoadedModel, request: EngineRequest) -> str:
     return request.prompt
 
 
-def _reuse_prefix(llm: object, tokens: list[int]) -> int:
+def _reuse_prefix(loaded: LoadedModel, tokens: list[int]) -> int:
     """Keep the KV cache for the longest common prefix with the last prompt (editor requests
-    share most of their prefix); return how many tokens are already evaluated."""
+    share most of their prefix), or with a recently left prompt; return how many tokens are
+    already evaluated."""
+    llm = loaded.llm
     recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
     if recurrent or os.environ.get("ANANKE_KV_REUSE") == "0":  # the env switch: for bench/latency's baseline
         llm.reset()  # type: ignore[attr-defined]  # a recurrent state cannot be cut back to a prefix
         return 0
-    cached = llm.input_ids[: llm.n_tokens]  # type: ignore[attr-defined]
-    common = 0
-    for a, b in zip(cached, tokens[:-1], strict=False):  # always re-evaluate the last token to get its logits
-        if a != b:
-            break
-        common += 1
+    prompt = np.asarray(tokens, dtype=np.intc)
+    common = common_prefix(llm.input_ids[: llm.n_tokens], prompt)  # type: ignore[attr-defined]
+    # the last token is always evaluated again: its logits are the first token's distribution
+    common = min(loaded.snapshots.switch(llm, prompt, common), len(tokens) - 1)
     llm.n_tokens = common  # type: ignore[attr-defined]
     return common
 
 
-def _prefill(llm: object, tokens: list[int], stop: Callable[[], bool]) -> int:
+def _prefill(loaded: LoadedModel, tokens: list[int], stop: Callable[[], bool]) -> int:
     """Evaluate the prompt in chunks, reusing the cached prefix, until done or ``stop()``; return
     how many tokens were evaluated (not reused). llama.cpp records each evaluated chunk in
     ``n_tokens``/``input_ids``, so what a stopped prompt evaluated is reused by the next request
     sharing it."""
+    llm = loaded.llm
     step = min(PREFILL_CHUNK, llm.n_batch)  # type: ignore[attr-defined]
-    reused = _reuse_prefix(llm, tokens)
+    reused = _reuse_prefix(loaded, tokens)
     for start in range(reused, len(tokens), step):
         if stop():
             return start - reused
@@ -338,7 +345,7 @@ def _decode(
     started = time.perf_counter()
     prompt = _prompt_tokens(loaded, request)
     max_tokens = min(request.max_tokens, loaded.n_ctx - len(prompt))
-    prefilled = _prefill(llm, prompt, cancel.is_set)  # cancelled part-way, the loop below stops first
+    prefilled = _prefill(loaded, prompt, cancel.is_set)  # cancelled part-way, the loop below stops first
     prefill_ms = (time.perf_counter() - started) * 1000
 
     decode_start = time.perf_counter()

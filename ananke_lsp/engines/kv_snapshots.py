@@ -1,0 +1,88 @@
+"""The KV states of recently left prompts, so that going back to a file does not re-read it.
+
+A llama.cpp context holds one sequence, and a request keeps only the prefix its prompt shares with
+the previous one: after a request for another file (whose path and head differ) that is almost
+nothing, and coming back cost the whole prompt again (seconds on a CPU). So before a long live
+sequence is given up, its KV cells are copied out (``llama_state_seq_get_data``: some KB per
+token), and a prompt that shares more with a saved state than with the live one starts from it.
+Bounded in bytes; the least recently used go first."""
+
+from __future__ import annotations
+
+import ctypes
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+# A prompt this short is read again faster than its state is worth keeping and searching.
+MIN_TOKENS = 64
+
+
+def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
+    n = min(len(a), len(b))
+    differ = np.flatnonzero(a[:n] != b[:n])
+    return int(differ[0]) if differ.size else n
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    tokens: np.ndarray
+    state: ctypes.Array
+
+
+class KvSnapshots:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._saved: OrderedDict[int, _Snapshot] = OrderedDict()  # least recently used first
+        self._next = 0
+        self.restored = 0  # how many prompts started from a saved state (for tests and the bench)
+
+    @property
+    def bytes(self) -> int:
+        return sum(len(s.state) for s in self._saved.values())
+
+    def switch(self, llm: object, tokens: np.ndarray, live_common: int) -> int:
+        """Before the live sequence is cut back to ``live_common`` tokens of ``tokens``: save it
+        if that gives up most of a long prompt, and start from the saved state sharing the most
+        with ``tokens`` if it beats the live one. Returns the tokens already evaluated."""
+        import llama_cpp
+
+        n_live = llm.n_tokens  # type: ignore[attr-defined]
+        if n_live >= MIN_TOKENS and live_common < n_live // 2:  # another file, not another keystroke
+            self._save(llm, llama_cpp)
+        best, shared = None, live_common
+        for key, snap in self._saved.items():
+            common = common_prefix(snap.tokens, tokens)
+            if common >= shared + MIN_TOKENS:
+                best, shared = key, common
+        if best is None:
+            return live_common
+        snap = self._saved.pop(best)
+        self._saved[best] = snap  # most recently used
+        ctx = llm.ctx  # type: ignore[attr-defined]
+        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), 0, -1, -1)
+        if llama_cpp.llama_state_seq_set_data(ctx, snap.state, len(snap.state), 0) == 0:
+            del self._saved[best]  # llama.cpp refused it (another context shape): read the prompt again
+            llm.n_tokens = 0  # type: ignore[attr-defined]
+            return 0
+        llm.input_ids[: len(snap.tokens)] = snap.tokens  # type: ignore[attr-defined]
+        llm.n_tokens = len(snap.tokens)  # type: ignore[attr-defined]
+        self.restored += 1
+        return shared
+
+    def _save(self, llm: object, llama_cpp: object) -> None:
+        ctx = llm.ctx  # type: ignore[attr-defined]
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)  # type: ignore[attr-defined]
+        if size > self.max_bytes:
+            return
+        state = (ctypes.c_uint8 * size)()
+        if llama_cpp.llama_state_seq_get_data(ctx, state, size, 0) == 0:  # type: ignore[attr-defined]
+            return
+        tokens = np.array(llm.input_ids[: llm.n_tokens], copy=True)  # type: ignore[attr-defined]
+        for key in [k for k, s in self._saved.items() if common_prefix(s.tokens, tokens) >= len(tokens) // 2]:
+            del self._saved[key]  # an older state of the same prompt: this one supersedes it
+        self._saved[self._next] = _Snapshot(tokens, state)
+        self._next += 1
+        while self.bytes > self.max_bytes:
+            self._saved.popitem(last=False)
