@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..constraints.compile import ConstraintError, compile_constraints
+from ..templates import PromptTemplates, check_template
 from ..types import PyConstraintIR
 from .errors import ConfigError, ConfigIssue
 from .positions import KeyPositions, Loc, scan_positions
@@ -27,6 +28,7 @@ from .schema import (
     PrivacySettings,
     ProjectSettings,
     ServiceSettings,
+    TemplateSettings,
     is_secret_key,
 )
 
@@ -42,6 +44,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "completion": CompletionSettings,
     "privacy": PrivacySettings,
     "constraints": ConstraintSpec,
+    "templates": TemplateSettings,
 }
 
 
@@ -72,9 +75,12 @@ def load_config(path: Path) -> ProjectConfig:
         raise ConfigError(issues)
     root = path.absolute().parent
     constraints, issues = _resolve_constraints(str(path), root, settings, positions)
-    if issues:
-        raise ConfigError(issues)
-    return ProjectConfig(settings=settings, root=root, path=path, constraints=constraints, positions=positions)
+    prompts, template_issues = _resolve_templates(path, root, settings, positions)
+    if issues or template_issues:
+        raise ConfigError(issues + template_issues)
+    return ProjectConfig(
+        settings=settings, root=root, path=path, constraints=constraints, positions=positions, prompts=prompts
+    )
 
 
 def compile_check(config: ProjectConfig) -> list[ConfigIssue]:
@@ -304,6 +310,30 @@ def _resolve_constraints(
         )
         loaded.append(LoadedConstraint(index=index, spec=spec, ir=ir))
     return tuple(loaded), issues
+
+
+def _resolve_templates(
+    path: Path, root: Path, settings: ProjectSettings, positions: KeyPositions
+) -> tuple[PromptTemplates, list[ConfigIssue]]:
+    """The project's prompt templates; a ``NAME_file`` is read as a schema file is (inside the
+    project, no private file) and checked as an inline template is, at its key."""
+    overrides, issues = {}, []
+    private = ProjectConfig(settings=settings, root=root).is_excluded
+    for name, (kind, value) in settings.templates.sources().items():
+        if kind == "inline":  # checked while validating
+            overrides[name] = value
+            continue
+        text, problem = read_project_file(root, value, private)
+        if text is not None and (problem := check_template(name, text)) is not None:
+            problem = f"in {value}: {problem}"
+        if problem is not None:
+            loc: Loc = ("templates", f"{name}_file")
+            line, column = positions.locate(loc)
+            message = f"{_dotted(loc)}: {problem}"
+            issues.append(ConfigIssue(file=str(path), line=line, column=column, message=message, key=_dotted(loc)))
+        elif text is not None:
+            overrides[name] = text
+    return PromptTemplates(overrides, origin=str(path)), issues
 
 
 def read_project_file(

@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path, PurePath, PurePosixPath
 from typing import TypeVar
 
+from ..templates import DEFAULT_TEMPLATES, PromptTemplates
 from ..types import PyConstraintIR
 from .globs import Globs
 from .positions import KeyPositions
@@ -38,6 +39,8 @@ class ProjectConfig:
     path: Path | None = None  # None for the built-in defaults (no file found)
     constraints: tuple[LoadedConstraint, ...] = ()
     positions: KeyPositions = field(default_factory=KeyPositions, repr=False, compare=False)
+    # The prompt templates: the built-in ones, with the file's [templates] (inline or read from files).
+    prompts: PromptTemplates = field(default=DEFAULT_TEMPLATES, repr=False, compare=False)
     # Answers per (question, file): asked on every keystroke, fixed for this loaded config.
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False, compare=False)
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from ..models.catalog import AUTO, MODELS
+from ..templates import NAMES as TEMPLATE_NAMES
+from ..templates import check_template
 from ..types import check_endpoint_url
 from .globs import check_glob
 
@@ -234,6 +236,55 @@ class ConstraintSpec(_Section):
         return self.actions is None or action in self.actions
 
 
+class TemplateSettings(_Section):
+    """``[templates]``: the project's own prompt templates (templates.py), each inline (``NAME``)
+    or read from a file inside the project (``NAME_file``), not both."""
+
+    inline_completion: str | None = None
+    inline_completion_file: NonEmptyStr | None = None
+    implement_function: str | None = None
+    implement_function_file: NonEmptyStr | None = None
+    add_docstring: str | None = None
+    add_docstring_file: NonEmptyStr | None = None
+    generate_from_comment: str | None = None
+    generate_from_comment_file: NonEmptyStr | None = None
+    generate_from_selection: str | None = None
+    generate_from_selection_file: NonEmptyStr | None = None
+    fill_json: str | None = None
+    fill_json_file: NonEmptyStr | None = None
+    system: str | None = None
+    system_file: NonEmptyStr | None = None
+
+    @field_validator(*TEMPLATE_NAMES)
+    @classmethod
+    def _template_renders(cls, value: str | None, info: ValidationInfo) -> str | None:
+        problem = None if value is None else check_template(str(info.field_name), value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> TemplateSettings:
+        for name in TEMPLATE_NAMES:
+            if getattr(self, name) is not None and getattr(self, f"{name}_file") is not None:
+                raise PydanticCustomError(
+                    "source_conflict",
+                    "set {inline} or {file}, not both",
+                    {"inline": name, "file": f"{name}_file", "key": f"{name}_file"},
+                )
+        return self
+
+    def sources(self) -> dict[str, tuple[str, str]]:
+        """Each template the file sets: ``("inline", text)`` or ``("file", path)``."""
+        found: dict[str, tuple[str, str]] = {}
+        for name in TEMPLATE_NAMES:
+            if (text := getattr(self, name)) is not None:
+                found[name] = ("inline", text)
+            elif (path := getattr(self, f"{name}_file")) is not None:
+                found[name] = ("file", path)
+        return found
+
+
 class ProjectSettings(_Section):
     """The whole file; every section has defaults, so an empty file is valid."""
 
@@ -242,6 +293,7 @@ class ProjectSettings(_Section):
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     constraints: list[ConstraintSpec] = Field(default_factory=list)
+    templates: TemplateSettings = Field(default_factory=TemplateSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -283,6 +335,7 @@ def known_keys() -> frozenset[str]:
         CompletionSettings,
         PrivacySettings,
         ConstraintSpec,
+        TemplateSettings,
     ]
     return frozenset(name for model in models for name in model.model_fields)
 

@@ -9,10 +9,11 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ..constraints import validate_text
-from ..context.cursor import cursor_context
+from ..context.cursor import CursorContext, cursor_context
 from ..engines.base import MAX_CONTEXT_FILES, EngineRequest
 from ..engines.fim import ContextFile
 from .app import AnankeServer, Excluded, Target
+from .prompts import render
 
 log = logging.getLogger("ananke_lsp.server")
 
@@ -50,6 +51,14 @@ def _head(text: str, chars: int) -> str:
         return text
     cut = text.rfind("\n", 0, chars)
     return text[: cut + 1] if cut > 0 else text[:chars]
+
+
+def inline_prompt(target: Target, cursor: CursorContext) -> str:
+    """The text before the cursor as the engine gets it: the project's ``inline_completion``
+    template, by default the text itself (raw fill-in-the-middle, no framing for a code model)."""
+    line = cursor.line_before
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    return render(target, "inline_completion", code_before=cursor.prefix, code_after=cursor.suffix, indent=indent)
 
 
 def _still_valid(ls: AnankeServer, constraints: list, text: str) -> bool:
@@ -97,7 +106,7 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         if doc.version != version:  # pygls edits the document object in place
             return None  # edited while waiting, with no new request to supersede this one: stale
     request = EngineRequest(
-        prompt=cursor.prefix,
+        prompt=inline_prompt(target, cursor),
         suffix=cursor.suffix,
         line_stops=cursor.line_stops(),
         max_predict_ms=settings.max_predict_ms,

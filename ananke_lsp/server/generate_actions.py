@@ -9,6 +9,7 @@ from ..context.buffer_constraints import balanced_brackets, block_start, indente
 from ..engines.base import EngineRequest
 from .app import Target
 from .code_actions import Job, Offer, end_of
+from .prompts import render, system
 from .python_actions import fill_between
 
 
@@ -57,13 +58,33 @@ class GenerateFromComment:
                 balanced_brackets([], comment_marker(target.doc.language_id)),
                 *target.constraints("generate"),
             ]
-            request = fill_between(target, lines, line + 1, line + 1, constraints, settings.max_tokens, indent)
+            request = fill_between(
+                target,
+                lines,
+                line + 1,
+                line + 1,
+                constraints,
+                settings.max_tokens,
+                indent,
+                template="generate_from_comment",
+                comment=lines[line].strip(),
+            )
             here = types.Position(line=line + 1, character=0)
             return Job(request, types.Range(start=here, end=here), lambda t: t if t.endswith("\n") else t + "\n")
         start, end = int(args[1]), int(args[2])  # type: ignore[call-overload]
         described = "\n".join(lines[start : end + 1]).strip()
+        window = target.project.settings.completion
+        prompt = render(
+            target,
+            "generate_from_selection",
+            selection=described,
+            code_before="\n".join(lines[max(0, start - window.prefix_lines) : start]) + "\n",
+            code_after="\n".join(lines[end + 1 : end + 1 + window.suffix_lines]),
+            indent=_indent(lines[start]),
+        )
         request = EngineRequest(
-            prompt=f"Write {target.doc.language_id} code that does this:\n{described}",
+            prompt=prompt,
+            system=system(target, "generate_from_selection"),
             chat=True,
             constraints=[
                 indented_block(_indent(lines[start]), first_line_started=False),

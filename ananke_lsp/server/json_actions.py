@@ -16,6 +16,7 @@ from ..engines.base import EngineRequest
 from ..types import PyConstraintIR
 from .app import Target
 from .code_actions import Job, Offer, end_of
+from .prompts import render, system
 
 LANGUAGES = frozenset({"json", "jsonc", "yaml"})
 log = logging.getLogger("ananke_lsp.server")
@@ -78,8 +79,10 @@ class FillJson:
             raise ValueError("no schema applies to this file any more; request code actions again")
         settings = target.project.settings.generation
         name = target.path.name if target.path else "document"
+        schema_name = next(c.name for c in constraints if c.json_schema)
         request = EngineRequest(
-            prompt=f"Write a complete, realistic {name} document.",
+            prompt=render(target, "fill_json", name=name, schema_name=schema_name),
+            system=system(target, "fill_json"),
             chat=True,
             constraints=constraints,
             max_tokens=max(settings.max_tokens, 512),

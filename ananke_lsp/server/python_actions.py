@@ -13,6 +13,7 @@ from ..engines.line_stops import LineStops
 from ..types import PyConstraintIR
 from .app import Target
 from .code_actions import Job, Offer, end_of
+from .prompts import render
 
 
 def _lines(target: Target) -> list[str]:
@@ -46,20 +47,28 @@ def fill_between(
     max_tokens: int,
     indent: str,
     scope: int | None = None,
+    *,
+    template: str,
+    **variables: str,
 ) -> EngineRequest:
     """Fill-in-the-middle for new lines replacing ``lines[start:end]`` (raw text, no chat): the
     code above and below, within the completion windows; the block ends where a line leaves
     ``indent`` or retypes the code that follows. With ``scope``, the code below ends before the
     first line indented ``scope`` columns or less: for a function's body, the definitions after it
-    are not part of it (with the next placeholder function below, the 0.5B wrote *its* body)."""
+    are not part of it (with the next placeholder function below, the 0.5B wrote *its* body).
+
+    The prompt is the project's ``template`` rendered with the code above (``code_before``, which
+    is the whole prompt by default), the code below, ``indent`` and the template's ``variables``."""
     window = target.project.settings.completion
     after = lines[end : end + window.suffix_lines]
     if scope is not None:
         after = after[: next((i for i, ln in enumerate(after) if ln.strip() and _indent(ln) <= scope), len(after))]
     following = next((ln.strip() for ln in after if ln.strip()), "")
+    before = "\n".join(lines[max(0, start - window.prefix_lines) : start]) + "\n"
+    suffix = "\n".join(after)
     return EngineRequest(
-        prompt="\n".join(lines[max(0, start - window.prefix_lines) : start]) + "\n",
-        suffix="\n".join(after),
+        prompt=render(target, template, code_before=before, code_after=suffix, indent=indent, **variables),
+        suffix=suffix,
         line_stops=LineStops(repeats=(following,) if following else (), dedent_below=len(indent) or None),
         chat=False,
         constraints=constraints,
@@ -91,7 +100,17 @@ class ImplementFunction:
         ]
         max_tokens = target.project.settings.generation.max_tokens
         body = (fn.body_start, fn.body_end)
-        request = fill_between(target, lines, *body, constraints, max_tokens, fn.body_indent, scope=len(fn.indent))
+        request = fill_between(
+            target,
+            lines,
+            *body,
+            constraints,
+            max_tokens,
+            fn.body_indent,
+            scope=len(fn.indent),
+            template="implement_function",
+            function_name=fn.name,
+        )
         replace = types.Range(start=types.Position(line=fn.body_start, character=0), end=end_of(lines, fn.body_end))
         return Job(request, replace, _ends_line)
 
@@ -118,6 +137,16 @@ class AddDocstring:
         lines, fn = _function(target, args)
         constraints = [docstring_constraint(fn.body_indent), *target.constraints("add_docstring")]
         max_tokens = min(target.project.settings.generation.max_tokens, 160)
-        request = fill_between(target, lines, fn.body_start, fn.body_start, constraints, max_tokens, fn.body_indent)
+        request = fill_between(
+            target,
+            lines,
+            fn.body_start,
+            fn.body_start,
+            constraints,
+            max_tokens,
+            fn.body_indent,
+            template="add_docstring",
+            function_name=fn.name,
+        )
         here = types.Position(line=fn.body_start, character=0)
         return Job(request, types.Range(start=here, end=here), _ends_line)
