@@ -6,7 +6,7 @@ import asyncio
 import os
 from typing import Any
 
-from . import generation
+from . import generation, profiles
 from .constraints import ConstraintCache
 from .engines.base import Engine, EngineRequest
 from .types import (
@@ -98,13 +98,14 @@ class Ananke:
         only validate is asked again, naming the error (0 to 5; the embedded engine enforces
         every constraint, so it never is). ``provenance.repairs`` lists those answers."""
         generation.check_max_repairs(max_repairs)
+        sampling = _sampling(request)
         engine_request = EngineRequest(
             prompt=request.prompt,
             chat=True,
             context=request.context,
             constraints=request.constraints_ir,
             max_tokens=request.max_tokens,
-            temperature=request.temperature,
+            **sampling.fields(),
         )
         try:
             outcome = await generation.run(self.engine, self._cache, engine_request, max_repairs=max_repairs)
@@ -114,7 +115,9 @@ class Ananke:
             raise RuntimeError(f"generation failed: {exc}") from exc
         return PyGenerationResponse(
             code=outcome.result.text,
-            provenance=outcome.provenance(request.prompt),
+            provenance=outcome.provenance(request.prompt).model_copy(
+                update={"profile": sampling.profile, **sampling.fields()}
+            ),
             validation=outcome.validation,
             metadata=outcome.metadata(),
         )
@@ -131,3 +134,12 @@ class Ananke:
 
     async def cache_stats(self) -> dict[str, int]:
         return self._cache.stats()
+
+
+def _sampling(request: PyGenerationRequest) -> profiles.Sampling:
+    """The request's profile, with its own temperature when one was given; without a profile,
+    its temperature (0.7 unless given), top-p 1 and a fresh seed, as before profiles."""
+    if request.profile is None:
+        return profiles.Sampling(None, request.temperature, 1.0, profiles.fresh_seed())
+    explicit = request.temperature if "temperature" in request.model_fields_set else None
+    return profiles.resolve(request.profile, temperature=explicit)

@@ -13,11 +13,13 @@ from .constraints.compile import MAX_CONSTRAINT_BYTES
 from .editor_cli import add_parsers as add_editor_parsers
 from .engines.model_files import auto_choice
 from .models.command import add_parser as add_models_parser
+from .profiles import PROFILE_NAMES
 from .types import PyConstraintIR, PyGenerationRequest, PyGenerationResponse
 
 EXIT_VIOLATED = 1
 EXIT_ERROR = 2
 MODEL_HELP = "a pinned model (see `ananke models`) or a GGUF file; default: $ANANKE_MODEL, else auto"
+PROFILE_HELP = "execution profile: its temperature, top-p and seed (deterministic: greedy; creative: a fresh seed)"
 
 
 def _unreadable(path: str, what: str, reason: str) -> ValueError:
@@ -70,18 +72,25 @@ def _status(response: PyGenerationResponse) -> str:
 async def _generate(args: argparse.Namespace) -> int:
     from .api import Ananke
 
+    # a temperature given with --temperature overrides the profile's; without either, 0.7 as before
+    sampling = {"temperature": args.temperature} if args.temperature is not None else {}
     request = PyGenerationRequest(
-        prompt=args.prompt, constraints_ir=_constraints(args), max_tokens=args.max_tokens, temperature=args.temperature
+        prompt=args.prompt,
+        constraints_ir=_constraints(args),
+        max_tokens=args.max_tokens,
+        profile=args.profile,
+        **sampling,
     )
     response = await Ananke.local(args.model).generate(request)  # bad input is refused before a model loads
     if args.json:
         print(response.model_dump_json(indent=2))
     else:
         print(response.code)
-        v, m = response.validation, response.metadata
+        v, m, p = response.validation, response.metadata, response.provenance
         print(
             f"-- {_status(response)}; enforced token by token: {v.enforced or 'none'}; {m.tokens_generated} tokens in "
-            f"{m.generation_time_ms} ms ({m.finish_reason}); compile {m.constraint_compile_time_ms} ms",
+            f"{m.generation_time_ms} ms ({m.finish_reason}); compile {m.constraint_compile_time_ms} ms; "
+            f"profile {p.profile or 'none'}: temperature {p.temperature}, top-p {p.top_p}, seed {p.seed}",
             file=sys.stderr,
         )
     return 0 if response.validation.all_satisfied else EXIT_VIOLATED
@@ -135,7 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--json-schema", metavar="FILE", help="JSON schema the output must satisfy")
     gen.add_argument("--grammar", metavar="FILE", help="llguidance Lark grammar the output must follow")
     gen.add_argument("--max-tokens", type=int, default=256, metavar="N")
-    gen.add_argument("--temperature", type=float, default=0.7, metavar="T")
+    gen.add_argument(
+        "--temperature", type=float, metavar="T", help="overrides the profile's; default: the profile's, else 0.7"
+    )
+    gen.add_argument("--profile", choices=PROFILE_NAMES, help=PROFILE_HELP)
     gen.add_argument("--model", metavar="NAME|PATH", help=MODEL_HELP)
     gen.add_argument("--json", action="store_true", help="print the whole response as JSON")
     gen.set_defaults(run=lambda a: asyncio.run(_generate(a)))

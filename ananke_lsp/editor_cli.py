@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .editor_session import Shown, editor_session, project_root
+from .profiles import PROFILE_NAMES
 
 
 def _location(text: str) -> tuple[Path, int, int | None]:
@@ -30,7 +31,10 @@ def _location(text: str) -> tuple[Path, int, int | None]:
 
 def _options(args: argparse.Namespace) -> dict[str, object]:
     # the embedded engine unless the user's own settings say otherwise (MODAL_ENDPOINT, ...)
-    return {"model": args.model} if args.model else {}
+    options: dict[str, object] = {"model": args.model} if args.model else {}
+    if args.profile:  # as the editor's `profile` setting
+        options["profile"] = args.profile
+    return options
 
 
 def auto_indented(text: str, line: int, column: int) -> str:
@@ -74,6 +78,7 @@ def _print_implement(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     model_help = "model name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m) or GGUF path; default: auto"
+    profile_help = "execution profile, as the editor's `profile` setting; default: the project's, else the action's"
     complete = sub.add_parser("complete", help="print the inline suggestion an editor shows at FILE:LINE[:COL]")
     complete.add_argument(
         "location",
@@ -81,8 +86,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="1-based; COL defaults to the end of the line; on a blank line, COL past its end is the auto-indent",
     )
     complete.add_argument("--model", help=model_help)
+    complete.add_argument("--profile", choices=PROFILE_NAMES, help=profile_help)
     complete.set_defaults(run=_print_complete)
     implement = sub.add_parser("implement", help="run 'Implement function' on the function at FILE:LINE (a diff)")
     implement.add_argument("location", metavar="FILE:LINE")
     implement.add_argument("--model", help=model_help)
+    implement.add_argument("--profile", choices=PROFILE_NAMES, help=profile_help)
     implement.set_defaults(run=_print_implement)

@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .profiles import ProfileName
+
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
@@ -60,6 +62,9 @@ class PyGenerationRequest(_SeedModel):
     max_tokens: int = Field(default=2048, ge=1)
     temperature: float = Field(default=0.7, ge=0.0, le=1.0)
     context: PyGenerationContext | None = None
+    # An execution profile (profiles.py): its temperature, top-p and seed, except a temperature
+    # given here. None: ``temperature``, top-p 1, a fresh seed.
+    profile: ProfileName | None = None
 
 
 class PyRepair(_ReadOnly):
@@ -77,6 +82,11 @@ class PyProvenance(_ReadOnly):
     timestamp: int
     constraints_applied: list[str] = Field(default_factory=list)
     original_intent: str
+    # How it was sampled: the execution profile (None: none) and the values used.
+    profile: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
     # The text was taken out of an instruct model's markdown fence or prose before validation.
     extracted: bool = False
     # Earlier answers that violated a validated-only constraint and were asked again, in order.

@@ -215,6 +215,41 @@ def test_unknown_key_is_named_with_its_table(tmp_path: Path) -> None:
     ]
 
 
+def test_profiles_per_action_are_accepted(tmp_path: Path) -> None:
+    text = '[generation]\nprofile = "creative"\n\n[generation.profiles]\nimplement_function = "deterministic"\n'
+    generation = load_config(write(tmp_path, text)).settings.generation
+    assert (generation.profile, generation.profiles.implement_function, generation.profiles.fill_json) == (
+        "creative",
+        "deterministic",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        (
+            '[generation.profiles]\nimplement = "creative"\n',
+            "generation.profiles.implement",
+            "unknown key 'implement' in [generation.profiles] (did you mean 'implement_function'?)",
+        ),
+        (
+            '[generation.profiles]\nfill_json = "wild"\n',
+            "generation.profiles.fill_json",
+            "generation.profiles.fill_json: must be one of 'deterministic', 'balanced' or 'creative' (got \"wild\")",
+        ),
+        (
+            '[generation]\nprofile = "Creative"\n',
+            "generation.profile",
+            "generation.profile: must be one of 'deterministic', 'balanced' or 'creative' (got \"Creative\")",
+        ),
+    ],
+)
+def test_unknown_actions_and_profiles_are_named(tmp_path: Path, text: str, key: str, message: str) -> None:
+    (issue,) = errors_of(write(tmp_path, text))
+    assert (issue.line, issue.key, issue.message) == (2, key, message)
+
+
 @pytest.mark.parametrize("key", ["api_key", "MODAL_API_KEY", "apiKey", "auth_token", "client_secret", "password"])
 def test_secret_key_is_rejected_at_its_line(tmp_path: Path, key: str) -> None:
     text = f'[generation]\nmax_tokens = 5\n\n[service]\nendpoint = "https://x.example"\n{key} = "sk-123"\n'

@@ -96,7 +96,7 @@ toml_values = st.recursive(
 )
 _SECTIONS = {
     "service": ["endpoint", "model", "timeout_secs", "max_retries", "api_key"],
-    "generation": ["max_tokens", "temperature", "profile"],
+    "generation": ["max_tokens", "temperature", "profile", "profiles"],
     "completion": ["enabled", "debounce_ms", "prefix_lines", "suffix_lines", "prefix_tokens", "suffix_tokens"],
     "privacy": ["exclude"],
 }
@@ -129,6 +129,11 @@ _plausible_sections = {
         "max_tokens": _numbers,
         "temperature": st.one_of(st.floats(0, 1), st.floats(0, 1), st.floats()),
         "profile": st.sampled_from(["creative", "balanced", "deterministic", "wild"]),
+        "profiles": st.dictionaries(
+            st.sampled_from([*ACTIONS, "regenerate", "nope"]),
+            st.sampled_from(["creative", "balanced", "deterministic", "wild", 1]),
+            max_size=3,
+        ),
     },
     "completion": {k: _numbers for k in _SECTIONS["completion"][1:]} | {"enabled": st.booleans()},
     "privacy": {"exclude": st.lists(st.sampled_from(["private/**", "*.secret", "[!a]", "[[]", "[z-a]", "../x", " "]))},

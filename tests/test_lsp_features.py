@@ -246,6 +246,8 @@ async def test_regenerate_replaces_the_last_generated_text(client: LanguageClien
     uri = open_doc(client, project / "regen.py", source)
     [implement] = [a for a in await actions(client, uri, types.Position(line=0, character=0)) if "Implement" in a.title]
     first = (await client.code_action_resolve_async(implement)).edit.document_changes[0].edits[0]
+    balanced = await command(client, "ananke.showProvenance")  # [generation] temperature = 0.0 still wins
+    assert [balanced[k] for k in ("profile", "temperature", "top_p", "seed")] == ["balanced", 0.0, 0.95, 0]
     applied = apply_edit(source, first)
     change_doc(client, uri, applied, version=2)
     [regen] = [a for a in await actions(client, uri, types.Position(line=0, character=0)) if "Regenerate" in a.title]
@@ -254,6 +256,9 @@ async def test_regenerate_replaces_the_last_generated_text(client: LanguageClien
     [edit] = second.edits
     assert apply_edit(applied, edit).startswith("def add(a: int, b: int) -> int:\n    ")
     assert edit.range.start == types.Position(line=1, character=0)  # exactly where the body was put
+    creative = await command(client, "ananke.showProvenance")  # sampled again: a fresh seed, hotter
+    assert [creative[k] for k in ("profile", "temperature", "top_p")] == ["creative", 0.8, 0.95]
+    assert creative["seed"] != balanced["seed"]
 
 
 async def test_commands_health_cache_and_provenance(client: LanguageClient, project: Path):
@@ -268,6 +273,29 @@ async def test_commands_health_cache_and_provenance(client: LanguageClient, proj
     provenance = await command(client, "ananke.showProvenance")
     assert provenance["model"].startswith("SmolLM2") and provenance["file"].endswith("provenance.py")
     assert "buffer:balanced-brackets" in provenance["enforced"]  # `mean(` is open: the suggestion may close it
+    assert [provenance[k] for k in ("profile", "temperature", "top_p", "seed")] == ["deterministic", 0.0, 1.0, 0]
+
+
+async def test_the_editor_profile_setting_applies_to_every_action(client: LanguageClient, project: Path):
+    text = FUNCS + "\n\ndef half(x: float) -> float:\n    ...\n\n\nw = mean("
+    uri = open_doc(client, project / "profile.py", text)
+    client.set_configuration({"ananke": {"profile": "creative", "apiKey": API_KEY, "logLevel": "debug"}})
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await asyncio.sleep(0.3)
+    seeds = []
+    for _ in range(2):
+        await command(client, "ananke.clearCache")  # else the second answer is the first, from the cache
+        await inline(client, uri, end_position(text))
+        provenance = await command(client, "ananke.showProvenance")
+        assert [provenance[k] for k in ("profile", "temperature", "top_p")] == ["creative", 0.8, 0.95]
+        seeds.append(provenance["seed"])
+    assert seeds[0] != seeds[1]
+    def_line = text.split("\n").index("def half(x: float) -> float:")
+    found = await actions(client, uri, types.Position(line=def_line, character=0))
+    [implement] = [a for a in found if a.title == "Implement function 'half'"]
+    await client.code_action_resolve_async(implement)
+    provenance = await command(client, "ananke.showProvenance")  # the project's temperature = 0.0 still wins
+    assert [provenance[k] for k in ("profile", "temperature", "top_p")] == ["creative", 0.0, 0.95]
 
 
 async def test_settings_from_workspace_configuration(client: LanguageClient, project: Path):

@@ -192,6 +192,10 @@ def _show(value: Any) -> str:
 def _known_keys(loc: Loc) -> list[str]:
     section = loc[0] if loc else None
     model = ProjectSettings if section is None else _SECTIONS.get(str(section))
+    if model is not None and len(loc) == 2 and isinstance(loc[1], str):  # a table inside a section
+        inner = model.model_fields.get(loc[1])
+        nested = inner.annotation if inner is not None else None
+        model = nested if isinstance(nested, type) and issubclass(nested, BaseModel) else None
     return list(model.model_fields) if model is not None and len(loc) <= 2 else []
 
 

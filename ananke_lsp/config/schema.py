@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from ..models.catalog import AUTO, MODELS
+from ..profiles import ProfileName
 from ..templates import NAMES as TEMPLATE_NAMES
 from ..templates import check_template
 from ..types import check_endpoint_url
@@ -26,7 +27,7 @@ ACTIONS: tuple[str, ...] = (
     "add_docstring",
     "fill_json",
 )
-Profile = Literal["creative", "balanced", "deterministic"]
+Profile = ProfileName  # the execution profiles of profiles.py
 
 # Always excluded from what is sent anywhere, whatever [privacy].exclude says (matched ignoring
 # case: `.ENV` is `.env` on the file systems of macOS and Windows).
@@ -132,10 +133,23 @@ class ServiceSettings(_Section):
         return value
 
 
+class ActionProfiles(_Section):
+    """``[generation.profiles]``: an execution profile per action (profiles.py)."""
+
+    inline_completion: Profile | None = None
+    completion: Profile | None = None
+    implement_function: Profile | None = None
+    generate: Profile | None = None
+    add_docstring: Profile | None = None
+    fill_json: Profile | None = None
+
+
 class GenerationSettings(_Section):
     max_tokens: int = Field(default=256, ge=1, le=8192)
+    # Written in the file, it overrides the profile's temperature for the code actions.
     temperature: float = Field(default=0.2, ge=0.0, le=1.0)
-    profile: Profile | None = None
+    profile: Profile | None = None  # every action's, unless [generation.profiles] names its own
+    profiles: ActionProfiles = Field(default_factory=ActionProfiles)
     # Asking a chat model again when its answer violates a constraint the engine could only
     # validate (an OpenAI-compatible server enforces one structured output): at most this many
     # follow-ups (generation.py's DEFAULT_MAX_REPAIRS and MAX_REPAIRS). 0: report it at once.
@@ -332,6 +346,7 @@ def known_keys() -> frozenset[str]:
         ProjectSettings,
         ServiceSettings,
         GenerationSettings,
+        ActionProfiles,
         CompletionSettings,
         PrivacySettings,
         ConstraintSpec,

@@ -17,7 +17,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
-from .. import __version__, generation
+from .. import __version__, generation, profiles
 from ..config import ProjectConfig
 from ..constraints import ConstraintCache
 from ..engines.base import Engine, EngineError, EngineRequest
@@ -223,7 +223,12 @@ class AnankeServer(LanguageServer):
         if current is not None:
             self._inflight[key] = current
 
-    async def generate(self, target: Target, request: EngineRequest) -> generation.Outcome:
+    def sampling(self, target: Target, action: str) -> profiles.Sampling:
+        """The sampling of ``action`` on ``target``: the editor's profile, else the project's."""
+        return profiles.for_action(target.project.settings.generation, action, self.editor.profile)
+
+    async def generate(self, target: Target, request: EngineRequest, profile: str | None = None) -> generation.Outcome:
+        """``profile``: the execution profile ``request`` was sampled with, for the provenance."""
         self.generations += 1
         try:
             engine, repairs = self.engine_for(target.project), target.project.settings.generation.max_repairs
@@ -244,6 +249,10 @@ class AnankeServer(LanguageServer):
             "generation_ms": round(outcome.result.generation_ms, 1),
             "compile_ms": round(outcome.compile_ms, 2),
             "finish_reason": outcome.result.finish_reason,
+            "profile": profile,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
             "extracted": outcome.extracted,  # taken out of an instruct model's fences or prose
             "repairs": [r.model_dump() for r in outcome.repairs],  # answers asked again, and why
         }

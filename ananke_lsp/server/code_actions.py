@@ -7,8 +7,8 @@ into a ``Job`` (the request to generate and the range the result replaces)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,12 +17,20 @@ from typing import Protocol
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from .. import profiles
 from ..constraints import validate_text
 from ..engines.base import EngineRequest
 from .app import AnankeServer, Excluded, Target
 
 log = logging.getLogger("ananke_lsp.server")
 COMMAND = "ananke.applyAction"
+# The `.ananke.toml` action of each kind of code action: whose profile samples it.
+ACTIONS = {
+    "implement": "implement_function",
+    "docstring": "add_docstring",
+    "from_comment": "generate",
+    "fill_json": "fill_json",
+}
 
 
 class StaleBuffer(Exception):
@@ -34,6 +42,7 @@ class Job:
     request: EngineRequest
     replace: types.Range  # in the document version the action was offered for
     finish: Callable[[str], str] = lambda text: text  # e.g. end with a newline
+    profile: str | None = None  # the execution profile the request was sampled with
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,9 @@ def _action_data(data: Sequence[object]) -> tuple[str, str, int | None, list[obj
 
 class CodeActions:
     def __init__(self, ls: AnankeServer, kinds: list[ActionKind]) -> None:
+        unknown = [k.name for k in kinds if k.name not in ACTIONS]
+        if unknown:
+            raise ValueError(f"code actions without an .ananke.toml action (ACTIONS): {unknown}")
         self.ls = ls
         self.kinds = {k.name: k for k in kinds}
         self.generated: dict[str, _Generated] = {}
@@ -135,12 +147,15 @@ class CodeActions:
             last = self.generated.get(uri)
             if last is None or not self._regenerable(target):
                 raise StaleBuffer("the last suggestion was edited or is gone; nothing to regenerate")
-            request = last.request.model_copy(
-                update={"seed": random.randrange(2**31), "temperature": max(last.request.temperature, 0.7)}
-            )
-            job = Job(request, _span(last.start, last.text), last.finish)
+            sampling = profiles.regenerate(last.request.temperature)  # creative: a fresh seed
+            request = last.request.model_copy(update=sampling.fields())
+            job = Job(request, _span(last.start, last.text), last.finish, sampling.profile)
         elif kind in self.kinds:
             job = self.kinds[kind].prepare(target, args)
+            sampling = self.ls.sampling(target, ACTIONS[kind])  # replaces what ``prepare`` set
+            job = dataclasses.replace(
+                job, request=job.request.model_copy(update=sampling.fields()), profile=sampling.profile
+            )
         else:
             raise ValueError(f"unknown action {kind!r}")
         outcome = await self._with_progress(target, job)
@@ -164,12 +179,12 @@ class CodeActions:
         ls = self.ls
         window = ls.client_capabilities.window
         if not (window and window.work_done_progress):
-            return await ls.generate(target, job.request)
+            return await ls.generate(target, job.request, job.profile)
         token = f"ananke-{uuid.uuid4().hex}"
         await ls.work_done_progress.create_async(token)
         ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="ananke", message="generating…"))
         try:
-            outcome = await ls.generate(target, job.request)
+            outcome = await ls.generate(target, job.request, job.profile)
         except BaseException:
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="failed"))
             raise

@@ -105,6 +105,8 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         await asyncio.sleep(ls.debouncer.delay(uri, ls.editor.debounce_ms or settings.debounce_ms))
         if doc.version != version:  # pygls edits the document object in place
             return None  # edited while waiting, with no new request to supersede this one: stale
+    # deterministic unless chosen otherwise: a suggestion is the model's best guess
+    sampling = ls.sampling(target, action)
     request = EngineRequest(
         prompt=inline_prompt(target, cursor),
         suffix=cursor.suffix,
@@ -113,11 +115,11 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         chat=False,
         constraints=constraints,
         max_tokens=settings.max_tokens,
-        temperature=0.0,  # a suggestion is the model's best guess; variety is for *Regenerate*
         context=target.context,
         files=context_files(ls, target, settings.context_tokens),
+        **sampling.fields(),
     )
-    outcome = await ls.generate(target, request)
+    outcome = await ls.generate(target, request, sampling.profile)
     if not outcome.validation.all_satisfied:
         log.info("suggestion withheld, constraints not met: %s", outcome.validation.errors)
         return None

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ..config import ProjectConfig
+from ..profiles import ProfileName
 
 EngineKind = Literal["embedded", "service", "openai"]
 
@@ -29,6 +30,8 @@ class EditorSettings(BaseModel):
     trusted_endpoints: list[str] = Field(default_factory=list)
     inline_completion: bool = True
     debounce_ms: int | None = Field(default=None, ge=0, le=5000)
+    # Every action's execution profile (*Regenerate* stays creative); None: the project's.
+    profile: ProfileName | None = None
     log_level: Literal["error", "warning", "info", "debug"] = "info"
 
     def secrets(self) -> list[str]:

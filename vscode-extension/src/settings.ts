@@ -8,6 +8,9 @@ export const ENGINES = ['auto', 'embedded', 'service', 'openai'] as const;
 export type Engine = (typeof ENGINES)[number];
 export const LOG_LEVELS = ['error', 'warning', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Execution profiles; `project` (the setting's default) sends none: the project's apply. */
+export const PROFILES = ['deterministic', 'balanced', 'creative'] as const;
+export type Profile = (typeof PROFILES)[number];
 
 /** Anything that reads settings by key, e.g. `vscode.workspace.getConfiguration('ananke')`. */
 export interface SettingsSource {
@@ -24,6 +27,7 @@ export interface ExtensionSettings {
   trustedEndpoints: string[];
   inlineCompletion: boolean;
   debounceMs: number | null;
+  profile: Profile | null;
   logLevel: LogLevel;
 }
 
@@ -36,6 +40,7 @@ export interface ServerSettings {
   trustedEndpoints: string[];
   inlineCompletion: boolean;
   debounceMs: number | null;
+  profile: Profile | null;
   logLevel: LogLevel;
   /** Keys for endpoints other than `endpoint`, by URL (kept in secret storage, not in settings). */
   apiKeys: Readonly<Record<string, string>>;
@@ -71,6 +76,8 @@ export function readSettings(source: SettingsSource): ExtensionSettings {
       typeof debounce === 'number' && Number.isFinite(debounce)
         ? Math.min(5000, Math.max(0, Math.round(debounce)))
         : null,
+    // `project` or anything the server would reject: none, the project's profiles apply
+    profile: PROFILES.includes(source.get('profile') as Profile) ? (source.get('profile') as Profile) : null,
     logLevel: oneOf(LOG_LEVELS, source.get('logLevel'), 'info'),
   };
 }
@@ -85,6 +92,7 @@ export function toServerSettings(settings: ExtensionSettings, apiKeys: ApiKeys =
     trustedEndpoints: settings.trustedEndpoints,
     inlineCompletion: settings.inlineCompletion,
     debounceMs: settings.debounceMs,
+    profile: settings.profile,
     logLevel: settings.logLevel,
     apiKeys,
   };

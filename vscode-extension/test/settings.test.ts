@@ -22,6 +22,7 @@ test('defaults map to the server defaults, every key present', () => {
     trustedEndpoints: [],
     inlineCompletion: true,
     debounceMs: null,
+    profile: null,
     logLevel: 'info',
     apiKeys: {},
   });
@@ -36,6 +37,7 @@ test('VS Code keys become the server keys (camelCase, flat)', () => {
       trustedEndpoints: ['https://a.example', '', 3, ' https://b.example '],
       'inlineCompletion.enable': false,
       debounceMs: 250,
+      profile: 'creative',
       logLevel: 'debug',
       'server.path': '/opt/ananke-lsp',
     }),
@@ -47,6 +49,7 @@ test('VS Code keys become the server keys (camelCase, flat)', () => {
     trustedEndpoints: ['https://a.example', 'https://b.example'],
     inlineCompletion: false,
     debounceMs: 250,
+    profile: 'creative',
     logLevel: 'debug',
     apiKeys: {},
   });
@@ -63,6 +66,8 @@ test('values the server would reject fall back or are clamped', () => {
   assert.deepEqual(settings.trustedEndpoints, []);
   assert.equal(toServerSettings(readSettings(source({ debounceMs: -3 }))).debounceMs, 0);
   assert.equal(toServerSettings(readSettings(source({ debounceMs: 'soon' }))).debounceMs, null);
+  assert.equal(toServerSettings(readSettings(source({ profile: 'project' }))).profile, null);
+  assert.equal(toServerSettings(readSettings(source({ profile: 'wild' }))).profile, null);
 });
 
 test('engine label', () => {
