@@ -58,13 +58,10 @@ def fim_prompt(
     files: Sequence[ContextFile] = (),
     path: str | None = None,
     repo: str = "",
-    suffix_first: bool = False,
 ) -> list[int]:
     """The FIM prompt; in the repository form when there are other files to show and the model
-    knows that form. ``suffix_first`` is llama.cpp's SPM order (suffix, then prefix): a keystroke
-    changes the end of the prefix, and in that order the suffix stays in the KV cache."""
-    before, after = [tokens.prefix, *tokenize(prefix)], [tokens.suffix, *tokenize(suffix)]
-    middle = [*after, *before, tokens.middle] if suffix_first else [*before, *after, tokens.middle]
+    knows that form."""
+    middle = [tokens.prefix, *tokenize(prefix), tokens.suffix, *tokenize(suffix), tokens.middle]
     if not files or tokens.repo_name is None or tokens.file_sep is None:
         return middle
     out = [tokens.repo_name, *tokenize(f"{repo}\n")]
