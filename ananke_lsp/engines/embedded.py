@@ -288,7 +288,6 @@ def _fim_prompt(loaded: LoadedModel, request: EngineRequest) -> list[int] | None
         files=files,
         path=shown,
         repo=root.name if root else "",
-        suffix_first=os.environ.get("ANANKE_FIM_ORDER") == "spm",  # experiment: bench/quality --env
     )
 
 
