@@ -34,7 +34,7 @@ PIPELINES = {
     "no-reuse": "ananke-lsp, KV reuse off",
     "peer": "llama.cpp create_completion (peer)",
 }
-NO_REUSE_ENV = "ANANKE_KV_REUSE=0"  # read by the embedded engine's _reuse_prefix (see bench/README.md)
+NO_REUSE_ENV = "ANANKE_KV_REUSE=0"  # read by PromptCache.prefill (see bench/README.md)
 
 
 def _percentile(values: list[float], q: int) -> float | None:

@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import llguidance as llg
@@ -27,9 +27,9 @@ from ..constraints import CompiledConstraints
 from ..constraints.closing import Closer
 from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, PromptTooLongError, collect
 from .fim import FimTokens, fim_prompt, fim_tokens
-from .kv_snapshots import KvSnapshots, common_prefix
 from .line_stops import finished, line_cut, settled
 from .model_files import resolve_model_path, why_this_model
+from .prompt_cache import PromptCache
 from .sampling import TokenGate, sample
 from .stops import StopScanner
 
@@ -53,8 +53,8 @@ class LoadedModel:
     fim: FimTokens | None
     executor: ThreadPoolExecutor  # the one thread that loaded the model and runs all its compute
     document_start: int  # what an empty prompt evaluates: the model continues from a document's start
+    cache: PromptCache  # what of a prompt is already in the KV cache
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
-    snapshots: KvSnapshots = field(default_factory=lambda: KvSnapshots(KV_SNAPSHOT_BYTES))
 
     @property
     def name(self) -> str:
@@ -68,10 +68,6 @@ _MODELS_LOCK = threading.Lock()
 # the margin remain (one sampled token can make the closing longer).
 CLOSING_WINDOW = 32
 CLOSING_MARGIN = 2
-# Prompt tokens evaluated between two looks at the cancel event: a client that went away frees the
-# decode thread within one chunk, not after its whole prompt (three cancelled 4k-token prompts had
-# held the next request for 96 s). Larger chunks gain little on a CPU; llama.cpp's n_batch caps it.
-PREFILL_CHUNK = 128
 # KV states of the prompts of recently left files (kv_snapshots.py): a few files' worth for the
 # 1.5B (~28 KB a token), more for the 0.5B.
 KV_SNAPSHOT_BYTES = 256 << 20
@@ -149,6 +145,7 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
             fim_tokens(vocab),
             executor,
             document_start=_document_start(llm),
+            cache=PromptCache(llm, KV_SNAPSHOT_BYTES),
         )
         _MODELS[key] = loaded
         return loaded
@@ -297,38 +294,6 @@ def _prompt_text(loaded: LoadedModel, request: EngineRequest) -> str:
     return request.prompt
 
 
-def _reuse_prefix(loaded: LoadedModel, tokens: list[int]) -> int:
-    """Keep the KV cache for the longest common prefix with the last prompt (editor requests
-    share most of their prefix), or with a recently left prompt; return how many tokens are
-    already evaluated."""
-    llm = loaded.llm
-    recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
-    if recurrent or os.environ.get("ANANKE_KV_REUSE") == "0":  # the env switch: for bench/latency's baseline
-        llm.reset()  # type: ignore[attr-defined]  # a recurrent state cannot be cut back to a prefix
-        return 0
-    prompt = np.asarray(tokens, dtype=np.intc)
-    common = common_prefix(llm.input_ids[: llm.n_tokens], prompt)  # type: ignore[attr-defined]
-    # the last token is always evaluated again: its logits are the first token's distribution
-    common = min(loaded.snapshots.switch(llm, prompt, common), len(tokens) - 1)
-    llm.n_tokens = common  # type: ignore[attr-defined]
-    return common
-
-
-def _prefill(loaded: LoadedModel, tokens: list[int], stop: Callable[[], bool]) -> int:
-    """Evaluate the prompt in chunks, reusing the cached prefix, until done or ``stop()``; return
-    how many tokens were evaluated (not reused). llama.cpp records each evaluated chunk in
-    ``n_tokens``/``input_ids``, so what a stopped prompt evaluated is reused by the next request
-    sharing it."""
-    llm = loaded.llm
-    step = min(PREFILL_CHUNK, llm.n_batch)  # type: ignore[attr-defined]
-    reused = _reuse_prefix(loaded, tokens)
-    for start in range(reused, len(tokens), step):
-        if stop():
-            return start - reused
-        llm.eval(tokens[start : start + step])  # type: ignore[attr-defined]
-    return len(tokens) - reused
-
-
 def _decode(
     loaded: LoadedModel,
     request: EngineRequest,
@@ -344,7 +309,7 @@ def _decode(
     started = time.perf_counter()
     prompt = _prompt_tokens(loaded, request)
     max_tokens = min(request.max_tokens, loaded.n_ctx - len(prompt))
-    prefilled = _prefill(loaded, prompt, cancel.is_set)  # cancelled part-way, the loop below stops first
+    prefilled = loaded.cache.prefill(prompt, cancel.is_set)  # cancelled part-way, the loop below stops first
     prefill_ms = (time.perf_counter() - started) * 1000
 
     decode_start = time.perf_counter()

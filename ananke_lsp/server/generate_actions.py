@@ -46,7 +46,7 @@ class GenerateFromComment:
     def prepare(self, target: Target, args: list[object]) -> Job:
         lines = target.doc.source.split("\n")
         settings = target.project.settings.generation
-        common = {"max_tokens": settings.max_tokens, "temperature": settings.temperature, "context": target.context}
+        common = {"max_tokens": settings.max_tokens, "context": target.context}
         if not _as_offered(args, len(lines)):
             raise ValueError(f"no comment or selection at {args!r:.80}; request code actions again")
         if args[0] == "comment":

@@ -86,7 +86,6 @@ class FillJson:
             chat=True,
             constraints=constraints,
             max_tokens=max(settings.max_tokens, 512),
-            temperature=settings.temperature,
             context=target.context,
         )
         lines = target.doc.source.split("\n")

@@ -73,7 +73,6 @@ def fill_between(
         chat=False,
         constraints=constraints,
         max_tokens=max_tokens,
-        temperature=target.project.settings.generation.temperature,
         context=target.context,
     )
 

@@ -1,0 +1,57 @@
+"""How much of a prompt the model has already read: its one KV sequence kept across requests.
+
+- **The common prefix** with the previous prompt (llama.cpp's ``cache_prompt``): editor requests
+  for one file share most of their beginning.
+- **A recently left prompt** (``kv_snapshots.py``): coming back to a file.
+
+Not reused: the suffix of a fill-in-the-middle prompt (``<PRE> before <SUF> after <MID>``) after a
+keystroke changed the end of ``before``. Moving its KV cells to their new positions (as llama.cpp's
+``cache_reuse`` does for chunks) was tried: the moved cells were computed with the old end of
+``before`` in view, and the model followed them, not the typed text (after typing ``ret`` it
+suggested ``return …`` where reading the prompt from nothing gives ``urn …``). Qwen2.5-Coder does
+not know the suffix-first order either. So a keystroke reads the suffix again; its budget is
+``[completion] suffix_tokens``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from .kv_snapshots import KvSnapshots, common_prefix
+
+# Prompt tokens evaluated between two looks at the cancel event: a client that went away frees the
+# decode thread within one chunk, not after its whole prompt (three cancelled 4k-token prompts had
+# held the next request for 96 s). Larger chunks gain little on a CPU; llama.cpp's n_batch caps it.
+PREFILL_CHUNK = 128
+
+
+class PromptCache:
+    """The KV cache of one loaded model, across its requests (see the module docstring)."""
+
+    def __init__(self, llm: object, snapshot_bytes: int) -> None:
+        self.llm = llm
+        self.snapshots = KvSnapshots(snapshot_bytes)
+
+    def prefill(self, tokens: list[int], stop: Callable[[], bool]) -> int:
+        """Evaluate ``tokens`` (what is not already in the KV cache) in chunks, until done or
+        ``stop()``; return how many were evaluated. llama.cpp records each evaluated chunk in
+        ``n_tokens``/``input_ids``, so what a stopped prompt read is reused by the next request."""
+        llm = self.llm
+        recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
+        if recurrent or os.environ.get("ANANKE_KV_REUSE") == "0":  # the env switch: bench/latency's baseline
+            llm.reset()  # type: ignore[attr-defined]  # a recurrent state cannot be cut back to a prefix
+            common = 0
+        else:
+            prompt = np.asarray(tokens, dtype=np.intc)
+            common = common_prefix(llm.input_ids[: llm.n_tokens], prompt)  # type: ignore[attr-defined]
+            # the last token is always evaluated again: its logits are the first token's distribution
+            common = min(self.snapshots.switch(llm, prompt, common), len(tokens) - 1)
+        llm.n_tokens = common  # type: ignore[attr-defined]
+        step = min(PREFILL_CHUNK, llm.n_batch)  # type: ignore[attr-defined]
+        for start in range(common, len(tokens), step):
+            if stop():
+                return start - common
+            llm.eval(tokens[start : start + step])  # type: ignore[attr-defined]
+        return len(tokens) - common
