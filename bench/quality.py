@@ -46,8 +46,24 @@ async def _collect(name: str, tasks: list[InfillTask], suggest: Suggest) -> list
     return out
 
 
-async def _through_lsp(model: str, tasks: list[InfillTask], log: Path) -> tuple[list[Suggestion], dict[str, Any]]:
+def project_toml(settings: list[str]) -> str:
+    """``.ananke.toml`` from ``SECTION.KEY=VALUE`` pairs (VALUE in TOML: ``64``, ``"psm"``)."""
+    sections: dict[str, list[str]] = {}
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        section, _, key = name.partition(".")
+        if not (section and key and value):
+            raise ValueError(f"--setting {setting!r}: expected SECTION.KEY=VALUE, e.g. completion.suffix_tokens=64")
+        sections.setdefault(section, []).append(f"{key} = {value}")
+    return "".join(f"[{section}]\n" + "\n".join(lines) + "\n" for section, lines in sections.items())
+
+
+async def _through_lsp(
+    model: str, tasks: list[InfillTask], log: Path, settings: list[str]
+) -> tuple[list[Suggestion], dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="ananke-quality-project-") as root:
+        if settings:
+            (Path(root) / ".ananke.toml").write_text(project_toml(settings))
         async with lsp_suggester(model, Path(root), log) as lsp:
             suggestions = await _collect("ananke-lsp", tasks, lsp.suggest)
             info = {"warm_up_seconds": lsp.warm_up_seconds, "server_messages": lsp.messages, "server_log": str(log)}
@@ -101,7 +117,8 @@ async def run_model(
         for pipeline in args.pipelines:
             print(f"{model}: {PIPELINES[pipeline]} on {len(tasks)} tasks", file=sys.stderr)
             if pipeline == "lsp":  # the server has exited before the baseline loads its model
-                suggestions, info = await _through_lsp(model, tasks, out.with_name(f"{out.stem}.{model}.server.log"))
+                log = out.with_name(f"{out.stem}.{model}.server.log")
+                suggestions, info = await _through_lsp(model, tasks, log, args.setting)
             else:
                 suggestions, info = await _through_baseline(model_path, tasks)
             entry["pipelines"][pipeline] = info
@@ -150,6 +167,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pipelines", default="lsp,baseline", help="lsp, baseline or both (the default)")
     parser.add_argument("--test-timeout", type=float, default=5.0, help="seconds for one task's tests")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/out/quality-MODELS-SETS.json)")
+    parser.add_argument(
+        "--setting", action="append", default=[], help="SECTION.KEY=VALUE for the project's .ananke.toml (repeatable)"
+    )
     parser.add_argument("--results", action="store_true", help="also write this run's section of bench/RESULTS.md")
     args = parser.parse_args(argv)
     args.model = args.model or ["qwen2.5-coder-0.5b"]
