@@ -3,7 +3,7 @@ many short lines, or one minified line of a megabyte; the tokenizer never sees t
 
 from __future__ import annotations
 
-from ananke_lsp.context.cursor import CHARS_PER_TOKEN, cursor_context
+from ananke_lsp.context.cursor import CHARS_PER_TOKEN, WINDOW_GRID, cursor_context
 
 MINIFIED = "var a=function(b){return b*2};" * 35_000  # ~1 MB on one line
 
@@ -33,6 +33,28 @@ def test_whole_lines_are_dropped_before_any_line_is_cut():
     context = cursor_context(source, len(source), 256, 64, prefix_tokens=50, suffix_tokens=0, count=Counter())
     assert context.prefix.startswith("line_") and context.prefix.endswith("\nx = ")
     assert Counter()(context.prefix) <= 50 and context.suffix == ""
+
+
+def test_the_prefix_window_keeps_its_first_line_while_typing_and_moving_down():
+    """The window starts on a grid line: the prompt's beginning, and the KV cache of it, stays
+    the same from keystroke to keystroke, and across Enter, until the window must move on."""
+    head = "".join(f"value_{i} = compute({i})\n" for i in range(400))
+    first_lines = set()
+    for typed in ["", "t", "to", "total", "total =", "total = 1\n", "total = 1\nx", "total = 1\nx = 2\n"]:
+        source = head + typed
+        context = cursor_context(source, len(source), 256, 64, prefix_tokens=300, count=Counter())
+        assert Counter()(context.prefix) <= 300 and context.prefix.endswith(typed)
+        first_lines.add(context.prefix.split("\n", 1)[0])
+    assert len(first_lines) == 1  # one beginning for all eight keystrokes
+    start = int(first_lines.pop().split("_")[1].split(" ")[0])
+    assert start % WINDOW_GRID == 0
+
+
+def test_the_line_window_also_starts_on_the_grid():
+    source = "".join(f"v{i} = {i}\n" for i in range(300))
+    context = cursor_context(source, len(source), 100, 64)
+    first = int(context.prefix.split(" ", 1)[0][1:])
+    assert first % WINDOW_GRID == 0 and 200 <= first < 200 + WINDOW_GRID
 
 
 def test_without_a_tokenizer_a_huge_line_is_still_bounded():

@@ -25,6 +25,11 @@ _PROSE = frozenset({"plaintext", "markdown", "restructuredtext", "latex", "git-c
 # characters per token cannot fit, and is cut before it is tokenized (a minified line of megabytes
 # took seconds to tokenize, then made a prompt no model context holds).
 CHARS_PER_TOKEN = 16
+# The prefix window starts on a line number that is a multiple of this: typing, and moving down a
+# few lines, keep the prompt's beginning (and the model's KV cache of it) the same. A window that
+# slid a line at a time changed the prompt from its first token at every Enter: the whole prompt
+# was read again, seconds on a CPU.
+WINDOW_GRID = 16
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,30 @@ def _fit(text: str, budget: int, count: CountTokens | None, keep: Literal["start
     return text
 
 
+def _on_grid(line: int) -> int:
+    return -(-line // WINDOW_GRID) * WINDOW_GRID
+
+
+def _prefix_start(
+    earlier: list[str], line_before: str, prefix_lines: int, budget: int | None, count: CountTokens | None
+) -> int:
+    """The first of the ``earlier`` lines in the prefix window: on the grid, within
+    ``prefix_lines``, and with the window (those lines and ``line_before``) within ``budget``
+    tokens (characters at ``CHARS_PER_TOKEN`` first, then counted). ``len(earlier)`` when not even
+    the nearest grid line fits."""
+    start = _on_grid(max(0, len(earlier) - prefix_lines)) if prefix_lines else len(earlier)
+    if budget is None:
+        return min(start, len(earlier))
+    chars = len(line_before) + sum(len(line) for line in earlier[start:])
+    while start < len(earlier) and chars > budget * CHARS_PER_TOKEN:
+        chars -= len(earlier[start])
+        start += 1
+    start = _on_grid(start)
+    while count is not None and start < len(earlier) and count("".join(earlier[start:]) + line_before) > budget:
+        start = _on_grid(start + max(1, (len(earlier) - start) // 8))
+    return min(start, len(earlier))
+
+
 def cursor_context(
     source: str,
     offset: int,
@@ -154,17 +183,18 @@ def cursor_context(
     line_after = after if line_end < 0 else after[:line_end]
     earlier = before[:line_start].splitlines(keepends=True)
     later = after[len(line_after) :].splitlines(keepends=True)
-    kept_before = earlier[len(earlier) - prefix_lines :] if prefix_lines else []
-    prefix = "".join(kept_before) + before[line_start:]
+    line_before = before[line_start:]
+    start = _prefix_start(earlier, line_before, prefix_lines, prefix_tokens, count)
+    prefix = "".join(earlier[start:]) + line_before
     suffix = line_after + "".join(later[: suffix_lines + 1])
-    if prefix_tokens is not None:
+    if prefix_tokens is not None and start == len(earlier):  # the cursor's line alone may be huge
         prefix = _fit(prefix, prefix_tokens, count, "end")
     if suffix_tokens is not None:
         suffix = _fit(suffix, suffix_tokens, count, "start")
     return CursorContext(
         prefix=prefix,
         suffix=suffix,
-        line_before=before[line_start:],
+        line_before=line_before,
         line_after=line_after,
         next_line=next((ln.rstrip("\n") for ln in later[1:] if ln.strip()), ""),
     )
