@@ -17,6 +17,7 @@ import sys
 import time
 
 from ananke_lsp.engines.model_files import resolve_model_path
+from bench.results_file import write_sections
 
 PROMPT_TOKENS = 256
 DECODED = 32
@@ -60,6 +61,7 @@ def _measure(path: str, overrides: dict[str, object]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="a pinned model name")
+    parser.add_argument("--results", action="store_true", help="also write this run's section of bench/RESULTS.md")
     args = parser.parse_args(argv)
     path = str(resolve_model_path(args.model))
     rows = []
@@ -75,13 +77,22 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rows.append((name, json.loads(run.stdout.strip().splitlines()[-1])))
     base = rows[0][1]
-    print(f"| setting ({args.model}) | load | prompt tok/s | decode tok/s |")
-    print("|---|---|---|---|")
+    table = [f"| setting ({args.model}) | load | prompt tok/s | decode tok/s |", "|---|---|---|---|"]
     for name, r in rows:
         read, decode = r["read_tok_s"], r["decode_tok_s"]
-        print(
+        table.append(
             f"| {name} | {r['load_s']:.2f} s | {read:.0f} ({read / base['read_tok_s']:.2f}x) "
             f"| {decode:.1f} ({decode / base['decode_tok_s']:.2f}x) |"
+        )
+    print("\n".join(table))
+    if args.results:
+        heading = f"## llama.cpp settings on this CPU, {args.model} ({PROMPT_TOKENS}-token prompt, {DECODED} tokens)"
+        command = "python -m bench.cpu_settings " + " ".join(a for a in (argv or sys.argv[1:]) if a != "--results")
+        write_sections(
+            [
+                f"{heading}\n\nRun {time.strftime('%Y-%m-%d %H:%M:%S')}: `{command}`, best of 3 per setting, "
+                f"each in a fresh process.\n\n" + "\n".join(table) + "\n"
+            ]
         )
     return 0
 
