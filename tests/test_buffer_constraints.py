@@ -152,11 +152,21 @@ def test_starts_with_code_refuses_leading_blanks():
     assert not validate_text("\nreturn x", compiled).all_satisfied
 
 
-def test_no_block_header_refuses_exactly_the_headers():
+def test_no_block_header_takes_simple_statements_only():
     compiled = compile_constraints([no_block_header()])
-    one_liners = ["return x", "if x: return y", "x = {1: 2}", "elsewhere = 1", "total += 1\n        more"]
-    assert all(validate_text(t, compiled).all_satisfied for t in one_liners)
+    simple = ["return x", "x = {1: 2}", "elsewhere = 1", "iffy = 2", "match = 1", "total += 1\n        more"]
+    assert all(validate_text(t, compiled).all_satisfied for t in simple)
     assert not any(validate_text(t, compiled).all_satisfied for t in BLOCK_HEADERS[:-1])
+    compound = ["if x: return y", "for i in range(3):  // from the right", "while(x): x -= 1", "try: f()"]
+    assert not any(validate_text(t, compiled).all_satisfied for t in compound)
+
+
+def test_a_header_above_a_body_that_an_elif_follows_can_be_continued_by_it():
+    after_if = compile_constraints([opens_block("elif")])
+    assert validate_text("elif gpa > 2.0:", after_if).all_satisfied and validate_text("if x:", after_if).all_satisfied
+    assert not any(validate_text(t, after_if).all_satisfied for t in ["else:", "for x in y:"])
+    after_try = compile_constraints([opens_block("except")])
+    assert validate_text("try:", after_try).all_satisfied and not validate_text("if x:", after_try).all_satisfied
 
 
 def test_a_block_has_no_trailing_blanks_and_its_blank_lines_are_empty():

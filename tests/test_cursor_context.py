@@ -102,3 +102,12 @@ def test_no_python_line_shape_inside_brackets_or_above_a_brackets_body():
     for context in (dict_body, inside):
         names = [c.name for c in context.constraints("python")]
         assert "buffer:opens-block" not in names and "buffer:no-block-header" not in names
+
+
+def test_above_a_body_that_an_elif_follows_the_header_continues_the_chain():
+    source = "if a:\n    x = 1\n|\n    x = 2\nelif b:\n    x = 3\n"
+    shape = [c for c in _at_marker(source).constraints("python") if c.name == "buffer:opens-block"]
+    assert shape and "elif" in shape[0].grammar and "|else|" not in shape[0].grammar
+    outer = "for v in vs:\n    if a:\n        x = 1\n    |\n        x = 2\nelse:\n    pass\n"
+    shape = [c for c in _at_marker(outer).constraints("python") if c.name == "buffer:opens-block"]
+    assert shape and "|else|" in shape[0].grammar  # that else belongs to the outer for

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Sequence
 
 from ..types import PyConstraintIR
@@ -76,20 +77,42 @@ TAIL: /[ \t]*(#[^\n]*)?(\n[\s\S]*)?/
 """
 
 
+# What may open a block whose body is followed, at the header's depth, by these continuations:
+# an `elif` continues an `if`; an `else` an `if`, `for`, `while` or `except`; `except`/`finally` a
+# `try` (an `else:` there made the `elif` below a syntax error).
+_CONTINUED_BY = {
+    "elif": "if|elif",
+    "else": "if|elif|for|while|except",
+    "except": "try|except",
+    "finally": "try|except|else",
+}
+
+
+def continuation(line: str) -> str | None:
+    """The chain keyword a line at a header's depth starts with (`elif x:` → ``elif``), or None."""
+    word = re.match(r"(elif|else|except|finally)\b", line.strip())
+    return word.group(1) if word else None
+
+
 @_memo
-def opens_block() -> PyConstraintIR:
+def opens_block(continued_by: str | None = None) -> PyConstraintIR:
     """Python, on an empty line above more deeply indented code: the line must open that block,
-    or the code below would no longer parse. The keyword comes first, so the model is steered
-    from its first token, not refused its line break after writing something else."""
-    return PyConstraintIR(name="buffer:opens-block", grammar=_BLOCK_HEADER)
+    or the code below would no longer parse; when ``continued_by`` a chain keyword after the body,
+    a header that keyword can continue. The keyword comes first, so the model is steered from its
+    first token, not refused its line break after writing something else."""
+    keywords = _CONTINUED_BY.get(continued_by or "", _BLOCK_KEYWORDS)
+    return PyConstraintIR(name="buffer:opens-block", grammar=_BLOCK_HEADER.replace(_BLOCK_KEYWORDS, keywords))
 
 
 @_memo
 def no_block_header() -> PyConstraintIR:
-    """Python, on an empty line whose block goes on at the same depth below: the line must not open
-    a block (a header ending in `:`), whose body the code below could not be. A one-line compound
-    statement (`if x: return y`) is still allowed."""
-    header = rf"({_BLOCK_KEYWORDS})([ \t(\[{{'\"][^\n]*)?:[ \t]*(#[^\n]*)?"
+    """Python, on an empty line whose block goes on at the same depth below: the line is a simple
+    statement. Not a block header (`:` at its end), whose body the code below could not be; nor a
+    one-line compound statement (`for i in x: y`), which a small model wrote where it wanted a
+    loop, then filled after the colon with whatever parsed no more (`for ...:  // from the right`).
+    `match`/`case` are soft keywords: `match = 1` stays a simple statement."""
+    hard = _BLOCK_KEYWORDS.replace("|match|case", "")
+    header = rf"({_BLOCK_KEYWORDS})([ \t(\[{{'\"][^\n]*)?:[ \t]*(#[^\n]*)?|({hard})([ \t(\[{{'\":][^\n]*)?"
     grammar = f"start: LINE REST?\nLINE: ~/{header}/ & /[^\\n]*/\nREST: /\\n[\\s\\S]*/\n"
     return PyConstraintIR(name="buffer:no-block-header", grammar=grammar)
 

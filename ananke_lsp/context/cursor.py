@@ -11,6 +11,7 @@ from ..types import PyConstraintIR
 from .brackets import CLOSERS, PAIRS, comment_marker, open_brackets
 from .buffer_constraints import (
     balanced_brackets,
+    continuation,
     no_block_header,
     no_repeat,
     no_trailing_blanks,
@@ -76,15 +77,19 @@ class CursorContext:
         if self.single_line or not self.next_line.strip() or open_brackets(self.prefix, "python"):
             return None
         if _indent(self.next_line) > len(self.line_before):
-            return None if self._bracket_body_below() else opens_block()
+            after = self._after_body()
+            if after.strip()[:1] in CLOSERS:
+                return None
+            # a chain keyword at the cursor's own depth continues this header (a shallower one, an outer header)
+            return opens_block(continuation(after) if _indent(after) == len(self.line_before) else None)
         return no_block_header() if self.inside_block else None
 
-    def _bracket_body_below(self) -> bool:
-        """The deeper lines below end in a closing bracket at the cursor's depth (`}` of a dict)."""
+    def _after_body(self) -> str:
+        """The first line after the deeper lines below, at the cursor's depth or less: a closing
+        bracket ends a bracket's body (`}` of a dict), `elif`/`else`/... continue a header's chain."""
         column = len(self.line_before)
         lines = self.suffix.split("\n")[1:]
-        closing = next((ln.strip() for ln in lines if ln.strip() and _indent(ln) <= column), "")
-        return closing[:1] in CLOSERS
+        return next((ln for ln in lines if ln.strip() and _indent(ln) <= column), "")
 
     def line_stops(self) -> LineStops:
         """Where the suggestion ends: mid-line, with the line; on an empty line, with its line
