@@ -152,13 +152,14 @@ def test_starts_with_code_refuses_leading_blanks():
     assert not validate_text("\nreturn x", compiled).all_satisfied
 
 
-def test_no_block_header_takes_simple_statements_only():
+def test_no_block_header_refuses_headers_and_compounds_that_cannot_parse():
     compiled = compile_constraints([no_block_header()])
-    simple = ["return x", "x = {1: 2}", "elsewhere = 1", "iffy = 2", "match = 1", "total += 1\n        more"]
-    assert all(validate_text(t, compiled).all_satisfied for t in simple)
+    one_liners = ["return x", "if x: return y", "x = {1: 2}", "elsewhere = 1", "total += 1\n        more"]
+    one_liners += ["for j in range(1, i + 1): x += j", "match = 1", "iffy = 2"]
+    assert all(validate_text(t, compiled).all_satisfied for t in one_liners)
     assert not any(validate_text(t, compiled).all_satisfied for t in BLOCK_HEADERS[:-1])
-    compound = ["if x: return y", "for i in range(3):  // from the right", "while(x): x -= 1", "try: f()"]
-    assert not any(validate_text(t, compiled).all_satisfied for t in compound)
+    garbled = ["for i in range(3):  // from the right", "for i in x:  if i: y = i", "while(x): for y in z: w"]
+    assert not any(validate_text(t, compiled).all_satisfied for t in garbled)
 
 
 def test_a_header_above_a_body_that_an_elif_follows_can_be_continued_by_it():

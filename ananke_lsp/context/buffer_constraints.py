@@ -106,13 +106,18 @@ def opens_block(continued_by: str | None = None) -> PyConstraintIR:
 
 @_memo
 def no_block_header() -> PyConstraintIR:
-    """Python, on an empty line whose block goes on at the same depth below: the line is a simple
-    statement. Not a block header (`:` at its end), whose body the code below could not be; nor a
-    one-line compound statement (`for i in x: y`), which a small model wrote where it wanted a
-    loop, then filled after the colon with whatever parsed no more (`for ...:  // from the right`).
-    `match`/`case` are soft keywords: `match = 1` stays a simple statement."""
+    """Python, on an empty line whose block goes on at the same depth below: the line must not open
+    a block (a header ending in `:`), whose body the code below could not be. A one-line compound
+    statement (`if x: return y`) is allowed, but not one whose body is another compound statement
+    or a `//` comment: where the 0.5B wanted a loop it wrote `for ...:  if ...: ...` and `for ...:
+    // from the right`, and nothing after them parsed (9 of the full single-line set). Refusing
+    every one-line compound made it write `forj in ...` instead. `match`/`case` are soft keywords."""
     hard = _BLOCK_KEYWORDS.replace("|match|case", "")
-    header = rf"({_BLOCK_KEYWORDS})([ \t(\[{{'\"][^\n]*)?:[ \t]*(#[^\n]*)?|({hard})([ \t(\[{{'\":][^\n]*)?"
+    opener = r"[ \t(\[{'\"][^\n]*"
+    only_header = rf"({_BLOCK_KEYWORDS})({opener})?:[ \t]*(#[^\n]*)?"
+    # the body another header, or a `//` comment ("/" escaped: it would end the Lark regex)
+    garbled = rf"({hard})({opener})?:[ \t]*(({hard})[ \t(:]|\/\/)[^\n]*"
+    header = f"{only_header}|{garbled}"
     grammar = f"start: LINE REST?\nLINE: ~/{header}/ & /[^\\n]*/\nREST: /\\n[\\s\\S]*/\n"
     return PyConstraintIR(name="buffer:no-block-header", grammar=grammar)
 
