@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..generation import DEFAULT_MAX_REPAIRS, MAX_REPAIRS
 from ..models.catalog import AUTO, MODELS
 from ..profiles import ProfileName
 from ..templates import NAMES as TEMPLATE_NAMES
@@ -152,8 +153,8 @@ class GenerationSettings(_Section):
     profiles: ActionProfiles = Field(default_factory=ActionProfiles)
     # Asking a chat model again when its answer violates a constraint the engine could only
     # validate (an OpenAI-compatible server enforces one structured output): at most this many
-    # follow-ups (generation.py's DEFAULT_MAX_REPAIRS and MAX_REPAIRS). 0: report it at once.
-    max_repairs: int = Field(default=1, ge=0, le=5)
+    # follow-ups. 0: report it at once.
+    max_repairs: int = Field(default=DEFAULT_MAX_REPAIRS, ge=0, le=MAX_REPAIRS)
 
 
 class CompletionSettings(_Section):
@@ -181,6 +182,17 @@ class PrivacySettings(_Section):
     @classmethod
     def _globs(cls, value: list[str]) -> list[str]:
         return _check_globs(value) or []
+
+
+def _one_source(section: BaseModel, *names: str) -> None:
+    """Each of ``names`` is set inline (``NAME``) or from a file (``NAME_file``), not both; the
+    error is reported at the ``_file`` key."""
+    for inline in names:
+        file = f"{inline}_file"
+        if getattr(section, inline) is not None and getattr(section, file) is not None:
+            raise PydanticCustomError(
+                "source_conflict", "set {inline} or {file}, not both", {"inline": inline, "file": file, "key": file}
+            )
 
 
 _SOURCES = ("regex", "regex_patterns", "json_schema", "json_schema_file", "grammar", "grammar_file")
@@ -227,11 +239,7 @@ class ConstraintSpec(_Section):
 
     @model_validator(mode="after")
     def _sources(self) -> ConstraintSpec:
-        for inline, file in (("json_schema", "json_schema_file"), ("grammar", "grammar_file")):
-            if getattr(self, inline) is not None and getattr(self, file) is not None:
-                raise PydanticCustomError(
-                    "source_conflict", "set {inline} or {file}, not both", {"inline": inline, "file": file, "key": file}
-                )
+        _one_source(self, "json_schema", "grammar")
         if all(getattr(self, key) in (None, []) for key in _SOURCES):
             keys = ", ".join(_SOURCES)
             raise PydanticCustomError(
@@ -279,13 +287,7 @@ class TemplateSettings(_Section):
 
     @model_validator(mode="after")
     def _one_source_each(self) -> TemplateSettings:
-        for name in TEMPLATE_NAMES:
-            if getattr(self, name) is not None and getattr(self, f"{name}_file") is not None:
-                raise PydanticCustomError(
-                    "source_conflict",
-                    "set {inline} or {file}, not both",
-                    {"inline": name, "file": f"{name}_file", "key": f"{name}_file"},
-                )
+        _one_source(self, *TEMPLATE_NAMES)
         return self
 
     def sources(self) -> dict[str, tuple[str, str]]:
