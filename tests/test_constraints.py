@@ -112,7 +112,7 @@ def test_cache_is_lru_and_honours_limit_and_disable():
 
 
 def test_matcher_memo_is_bounded_by_estimated_bytes_and_by_count():
-    from ananke_lsp.constraints.cache import MatcherMemo, matcher_bytes
+    from ananke_lsp.constraints.matcher_memo import MatcherMemo, matcher_bytes
 
     built: list[str] = []
 

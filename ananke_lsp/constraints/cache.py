@@ -4,24 +4,14 @@ entries and in an estimate of the memory they hold."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
-import llguidance as llg
 from cachetools import LRUCache
 
 from ..types import PyConstraintIR
 from .compile import CompiledConstraints, compile_constraints, constraints_hash
+from .matcher_memo import matcher_bytes, weighed_lru
 
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-# What an llguidance matcher holds per character of the grammar it was built from (lexer and
-# parser tables, grown as it decodes), about the same for a model's vocabulary and for the
-# byte-level matchers that validate: measured 86-110 bytes for compiled sets (24 Lark grammars of
-# 52 KB decoded 20 steps with SmolLM2's vocabulary; a 240 KB JSON schema, +24 MB with SmolLM2's or
-# Qwen2.5's), 67-104 for byte-level matchers of 190-240 KB grammars and schemas; rounded up.
-MATCHER_BYTES_PER_CHAR = 112
 # The estimated memory all cached sets may hold together. By entry count alone, 1000 entries of
 # large constraints could hold tens of GB.
 MAX_CACHE_BYTES = 256 << 20
@@ -31,51 +21,16 @@ _MEMO_CHARS = 4096
 
 
 def _text_chars(constraints: Sequence[PyConstraintIR]) -> int:
-    return sum(len(c.json_schema or "") + len(c.grammar or "") + sum(map(len, c.regex_patterns)) for c in constraints)
-
-
-def matcher_bytes(grammar: str) -> int:
-    """The memory a matcher built from ``grammar`` holds, estimated from the grammar's size."""
-    return MATCHER_BYTES_PER_CHAR * len(grammar)
+    return sum(
+        len(c.json_schema or "") + len(c.grammar or "") + sum(map(len, c.regex_patterns)) + len(c.prefix)
+        for c in constraints
+    )
 
 
 def estimated_bytes(compiled: CompiledConstraints) -> int:
     """The memory ``compiled`` holds: its matchers, one per part (the texts it keeps are a few
     bytes per character, inside the rounding)."""
     return sum(matcher_bytes(p.grammar) for p in compiled.parts)
-
-
-def weighed_lru(limit: int, max_bytes: int, weigh: Callable[[_V], int]) -> LRUCache[_K, _V]:
-    """An LRU of at most ``limit`` entries and ``max_bytes`` of estimated memory, evicting the
-    least recent: each entry weighs what ``weigh`` estimates, and at least max_bytes / limit."""
-    floor = max(1, max_bytes // max(limit, 1))
-    return LRUCache(maxsize=max_bytes, getsizeof=lambda value: max(floor, weigh(value)))
-
-
-class MatcherMemo:
-    """Matchers built from grammar text, kept to be deep-copied (a build costs ~0.3 ms for a small
-    grammar and seconds for a large one, a copy a few µs), bounded like the constraint cache: a
-    large schema's matcher holds tens of MB."""
-
-    def __init__(self, build: Callable[[str], llg.LLMatcher], limit: int, max_bytes: int) -> None:
-        self._build = build
-        # (estimated bytes, matcher): the weight is the grammar's, which the key holds, not the value
-        self._lru: LRUCache[str, tuple[int, llg.LLMatcher]] = weighed_lru(limit, max_bytes, lambda entry: entry[0])
-        self._lock = threading.Lock()
-
-    def __call__(self, grammar: str) -> llg.LLMatcher:
-        with self._lock:
-            found = self._lru.get(grammar)
-        if found is not None:
-            return found[1]
-        entry = (matcher_bytes(grammar), self._build(grammar))
-        with self._lock:
-            if self._lru.getsizeof(entry) <= self._lru.maxsize:  # a larger one is used, not kept
-                self._lru[grammar] = entry
-        return entry[1]
-
-    def __len__(self) -> int:
-        return len(self._lru)
 
 
 class ConstraintCache:
@@ -112,7 +67,7 @@ class ConstraintCache:
         return compiled, False
 
     def _key(self, constraints: Sequence[PyConstraintIR]) -> str:
-        raw = tuple((c.name, c.json_schema, c.grammar, tuple(c.regex_patterns)) for c in constraints)
+        raw = tuple((c.name, c.json_schema, c.grammar, tuple(c.regex_patterns), c.prefix) for c in constraints)
         key = self._keys.get(raw)
         if key is None:
             key = constraints_hash(constraints)

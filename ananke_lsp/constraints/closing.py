@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import llguidance as llg
+
 from .compile import ConstraintPart
-from .validate import byte_matcher
+from .matcher_memo import byte_matcher
 
 # Closers first, then other punctuation (ends a word or a number), then the rest.
 _PUNCT = bytes(b for b in range(33, 127) if not chr(b).isalnum())
@@ -25,9 +27,18 @@ class Closer:
     consumed until the first `closing()` call, so ordinary decoding pays nothing."""
 
     def __init__(self, parts: Sequence[ConstraintPart]) -> None:
-        self._matchers = [byte_matcher(p.grammar) for p in parts]
+        self._parts = parts
+        self._matchers: list[llg.LLMatcher] = []
         self._pending = bytearray()
-        self.broken = any(m.is_error() for m in self._matchers)
+        self.broken = False
+
+    def _start(self) -> None:
+        """The matchers, each after its part's prefix: built at the first search, not before."""
+        for part in self._parts:
+            matcher = byte_matcher(part.grammar)
+            prefix = list(part.prefix.encode())
+            self.broken |= matcher.try_consume_tokens(prefix) < len(prefix) or matcher.is_error()
+            self._matchers.append(matcher)
 
     def feed(self, data: bytes) -> None:
         self._pending += data
@@ -35,6 +46,8 @@ class Closer:
     def closing(self) -> bytes | None:
         """The shortest closing found within the search bounds, b"" when the text is already
         complete, None when none was found (the caller then simply keeps sampling)."""
+        if not self._matchers:
+            self._start()
         if self._pending and not self.broken:
             data = list(self._pending)
             self.broken = any(m.try_consume_tokens(data) < len(data) for m in self._matchers)

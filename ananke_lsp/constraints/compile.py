@@ -6,6 +6,7 @@ satisfiable at every step). An engine applies the AND of all parts' token masks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -21,6 +22,7 @@ import llguidance as llg
 from ..types import PyConstraintIR
 from .closed_objects import closed_objects
 from .deep_stack import on_deep_stack
+from .matcher_memo import MatcherMemo, byte_matcher
 
 HASH_VERSION = "ananke-constraints/2"  # 2: objects closed for generation (closed_objects)
 # Compact JSON when generating: a small model left free to emit whitespace can pad forever.
@@ -57,6 +59,9 @@ class ConstraintPart:
     # the JSON schema as enforced (closed objects), the Lark text, or the regex patterns (all must match).
     source: str = ""
     patterns: tuple[str, ...] = ()
+    # Text the grammar reads before the generated text (PyConstraintIR.prefix): every matcher of
+    # the part, enforcing or checking, consumes it first.
+    prefix: str = ""
 
 
 @dataclass
@@ -89,10 +94,46 @@ class CompiledConstraints:
 
 
 def _matcher(tokenizer: llg.LLTokenizer, part: ConstraintPart) -> llg.LLMatcher:
-    matcher = llg.LLMatcher(tokenizer, part.grammar, log_level=0)
+    matcher = model_matcher(tokenizer, part.grammar, keep=bool(part.prefix))
     if matcher.is_error():
         raise ConstraintError(part.constraint, part.kind, short_reason(matcher.get_error()))
+    return read_prefix(matcher, part, tokenizer.tokenize_str(part.prefix)) if part.prefix else matcher
+
+
+def model_matcher(tokenizer: llg.LLTokenizer, grammar: str, *, keep: bool) -> llg.LLMatcher:
+    """A fresh matcher of ``grammar`` for ``tokenizer``; with ``keep``, a copy of one kept by
+    grammar text: a prefixed part's grammar (of the code before the cursor) recurs every keystroke
+    with another prefix. Other grammars' matchers are held by their compiled set, in its cache."""
+    if not keep:
+        return llg.LLMatcher(tokenizer, grammar, log_level=0)
+    memo = _MODEL_MATCHERS.get(tokenizer)
+    if memo is None:
+        memo = _MODEL_MATCHERS.setdefault(
+            tokenizer, MatcherMemo(lambda g: llg.LLMatcher(tokenizer, g, log_level=0), limit=64, max_bytes=64 << 20)
+        )
+    return memo(grammar).deep_copy()
+
+
+_MODEL_MATCHERS: dict[llg.LLTokenizer, MatcherMemo] = {}
+
+
+def read_prefix(matcher: llg.LLMatcher, part: ConstraintPart, tokens: list[int]) -> llg.LLMatcher:
+    """``matcher`` after consuming ``tokens``, the part's prefix; ``ConstraintError`` when its
+    grammar does not admit the prefix."""
+    consumed = matcher.try_consume_tokens(tokens)
+    if consumed < len(tokens) or matcher.is_error():
+        where = _where(part.prefix, tokens, consumed)
+        reason = f"its grammar does not admit the prefix (the code before the cursor): {where}"
+        raise ConstraintError(part.constraint, part.kind, reason)
     return matcher
+
+
+def _where(prefix: str, tokens: list[int], consumed: int) -> str:
+    if len(tokens) == len(prefix.encode()):  # a byte-level tokenizer: the offset is exact
+        read = prefix.encode()[:consumed].decode(errors="replace")
+        line, column = read.count("\n") + 1, len(read) - read.rfind("\n")
+        return f"rejected at line {line}, column {column} of the prefix"
+    return f"rejected at token {consumed} of {len(tokens)}"
 
 
 def short_reason(message: str) -> str:
@@ -175,12 +216,17 @@ def _normalized(constraint: PyConstraintIR) -> dict[str, object]:
         _unicode(name, "regex", pattern)
     if schema is None and grammar is None and not constraint.regex_patterns:
         raise ConstraintError(name, "constraint", "it sets none of json_schema, grammar, regex_patterns")
-    return {
+    if constraint.prefix and grammar is None:
+        raise ConstraintError(name, "constraint", "a prefix is read by a grammar: set grammar too")
+    normalized: dict[str, object] = {
         "name": name,
         "json_schema": schema,
         "grammar": grammar,
         "regex_patterns": sorted(set(constraint.regex_patterns)),
     }
+    if constraint.prefix:  # absent when empty: the hashes of sets without one stay as they were
+        normalized["prefix"] = _unicode(name, "grammar", constraint.prefix)
+    return normalized
 
 
 def constraints_hash(constraints: Sequence[PyConstraintIR]) -> str:
@@ -209,21 +255,28 @@ def _error(constraint: str, kind: PartKind, message: str) -> ConstraintError:
 
 class _Checker:
     """Checks each grammar once. Given the model's tokenizer, the check *is* building the
-    matcher the engine will use (one parse instead of two); without one, llguidance validates."""
+    matcher the engine will use (one parse instead of two); without one, llguidance validates.
+    A prefixed grammar is also checked to admit its prefix (the first by a byte-level matcher)."""
 
     def __init__(self, tokenizer: llg.LLTokenizer | None) -> None:
         self.tokenizer = tokenizer
         self.matchers: list[llg.LLMatcher] = []
 
-    def __call__(self, constraint: str, kind: PartKind, grammar: str) -> str:
+    def __call__(self, constraint: str, kind: PartKind, grammar: str, prefix: str = "") -> str:
         if self.tokenizer is None:
             is_error, messages = llg.LLMatcher.validate_grammar_with_warnings(grammar)
             if is_error:
                 raise _error(constraint, kind, messages[0])
+            if prefix:
+                part = ConstraintPart(constraint, kind, grammar, grammar, prefix=prefix)
+                read_prefix(byte_matcher(grammar), part, list(prefix.encode()))
             return grammar
-        matcher = llg.LLMatcher(self.tokenizer, grammar, log_level=0)
+        matcher = model_matcher(self.tokenizer, grammar, keep=bool(prefix))
         if matcher.is_error():
             raise _error(constraint, kind, matcher.get_error())
+        if prefix:
+            part = ConstraintPart(constraint, kind, grammar, grammar, prefix=prefix)
+            matcher = read_prefix(matcher, part, self.tokenizer.tokenize_str(prefix))
         self.matchers.append(matcher)
         return grammar
 
@@ -240,6 +293,18 @@ def _build(constraint: str, kind: PartKind, build: Callable[[], str]) -> str:
         return build()
     except ValueError as exc:
         raise _error(constraint, kind, str(exc)) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _lark_memo(source: str) -> str:
+    return llg.LLMatcher.grammar_from_lark(source)
+
+
+def _convert(name: str, source: str, *, keep: bool) -> str:
+    """llguidance's form of a Lark grammar; kept by text when ``keep`` (a prefixed part's grammar,
+    which recurs every keystroke)."""
+    convert = _lark_memo if keep else llg.LLMatcher.grammar_from_lark
+    return _build(name, "grammar", lambda: convert(source))
 
 
 def _parts(c: dict[str, object], check: _Checker) -> list[ConstraintPart]:
@@ -260,8 +325,9 @@ def _parts(c: dict[str, object], check: _Checker) -> list[ConstraintPart]:
         parts.append(ConstraintPart(name, "json_schema", enforce, lenient, source=closed))
     if c["grammar"] is not None:
         source = _lark_with_start(str(c["grammar"]))
-        lark = check(name, "grammar", _build(name, "grammar", lambda: llg.LLMatcher.grammar_from_lark(source)))
-        parts.append(ConstraintPart(name, "grammar", lark, lark, source=source))
+        prefix = str(c.get("prefix", ""))
+        lark = check(name, "grammar", _convert(name, source, keep=bool(prefix)), prefix)
+        parts.append(ConstraintPart(name, "grammar", lark, lark, source=source, prefix=prefix))
     patterns = list(c["regex_patterns"])  # type: ignore[call-overload]
     if patterns:
         if not all(patterns):

@@ -35,19 +35,24 @@ def _single(part: ConstraintPart) -> tuple[StructuredKind, str | dict[str, objec
 
 def structured_plan(compiled: CompiledConstraints | None) -> StructuredPlan:
     """Regexes alone (from any number of constraints) intersect into one lexeme: all enforced.
-    Otherwise the first JSON schema or grammar in request order is enforced, the rest validated."""
+    Otherwise the first JSON schema or grammar in request order is enforced, the rest validated.
+    A grammar with a prefix is never the one: such a backend cannot start a grammar part-way."""
     if compiled is None or not compiled.parts:
         return StructuredPlan(kind=None, value=None)
-    regex_parts = [p for p in compiled.parts if p.kind == "regex"]
-    if len(regex_parts) == len(compiled.parts):
+    candidates = [p for p in compiled.parts if not p.prefix]
+    regex_parts = [p for p in candidates if p.kind == "regex"]
+    chosen: set[ConstraintPart] = set()
+    kind: StructuredKind | None = None
+    value: str | dict[str, object] | None = None
+    if regex_parts and len(regex_parts) == len(candidates):
         patterns = [pat for p in regex_parts for pat in p.patterns]
         if len(patterns) == 1:
             kind, value = "regex", patterns[0]
         else:
             kind, value = "grammar", LARK_DIRECTIVE + regex_intersection_lark(patterns)
-        chosen = set(compiled.parts)
-    else:
-        first = next(p for p in compiled.parts if p.kind != "regex")
+        chosen = set(regex_parts)
+    elif candidates:
+        first = next(p for p in candidates if p.kind != "regex")
         kind, value = _single(first)
         chosen = {first}
     fully = [n for n in compiled.names if all(p in chosen for p in compiled.parts if p.constraint == n)]

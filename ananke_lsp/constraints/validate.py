@@ -1,50 +1,14 @@
-"""Check a finished text against compiled constraints with llguidance itself.
-
-A byte-level tokenizer (one token per byte) makes the check independent of any model
-vocabulary, so text from every engine is judged by exactly the grammars that were enforced."""
+"""Check a finished text against compiled constraints with llguidance itself, on byte-level
+matchers (matcher_memo.py): text from every engine is judged by exactly the grammars that were
+enforced, independently of any model's vocabulary."""
 
 from __future__ import annotations
-
-import functools
-from typing import ClassVar
 
 import llguidance as llg
 
 from ..types import PyValidationResult
-from .cache import MatcherMemo
-from .compile import CompiledConstraints, ConstraintPart, short_reason
-from .deep_stack import on_deep_stack
-
-_EOS = 256
-
-
-class _ByteTokenizer:
-    eos_token_id = _EOS
-    bos_token_id = None
-    tokens: ClassVar[list[bytes]] = [bytes([i]) for i in range(256)] + [b"\xff<eos>"]
-    special_token_ids: ClassVar[list[int]] = [_EOS]
-
-    def __call__(self, text: str | bytes) -> list[int]:
-        return list(text.encode() if isinstance(text, str) else text)
-
-
-@functools.cache
-def byte_tokenizer() -> llg.LLTokenizer:
-    return llg.LLTokenizer(llg.TokenizerWrapper(_ByteTokenizer()))
-
-
-def _byte_matcher(grammar: str) -> llg.LLMatcher:
-    return on_deep_stack(lambda: llg.LLMatcher(byte_tokenizer(), grammar, log_level=0))
-
-
-# Byte-level matchers by grammar text, for validation (a part's check grammar) and for closing (its
-# grammar): the grammars of the constraint sets in use, each estimated like the constraint cache's.
-BYTE_MATCHERS = MatcherMemo(_byte_matcher, limit=768, max_bytes=64 << 20)
-
-
-def byte_matcher(grammar: str) -> llg.LLMatcher:
-    """A fresh byte-level matcher for ``grammar``: a copy of the one kept in BYTE_MATCHERS."""
-    return BYTE_MATCHERS(grammar).deep_copy()
+from .compile import CompiledConstraints, ConstraintPart, read_prefix, short_reason
+from .matcher_memo import byte_matcher
 
 
 def _utf8(text: str) -> bytes:
@@ -53,9 +17,16 @@ def _utf8(text: str) -> bytes:
     return text.encode(errors="surrogatepass")
 
 
+def part_checker(part: ConstraintPart) -> llg.LLMatcher:
+    """A byte-level matcher of the part's check grammar, its prefix read (ConstraintError if it
+    cannot be: the compile already checked that)."""
+    matcher = byte_matcher(part.check_grammar)
+    return read_prefix(matcher, part, list(_utf8(part.prefix))) if part.prefix else matcher
+
+
 def part_violation(part: ConstraintPart, text: str) -> str | None:
     """None when ``text`` is a complete match of ``part``, else the reason."""
-    matcher = byte_matcher(part.check_grammar)
+    matcher = part_checker(part)
     data = _utf8(text)
     consumed = matcher.try_consume_tokens(list(data))
     if consumed < len(data):
@@ -70,7 +41,7 @@ def part_violation(part: ConstraintPart, text: str) -> str | None:
 
 def _accepting_ends(part: ConstraintPart, data: bytes) -> set[int]:
     """Byte offsets at which ``data[:offset]`` is a complete match of ``part``."""
-    matcher = byte_matcher(part.check_grammar)
+    matcher = part_checker(part)
     ends = {0} if matcher.is_accepting() else set()
     for offset, byte in enumerate(data, start=1):
         if not matcher.consume_token(byte):
