@@ -43,8 +43,9 @@ class PyConstraintIR(_SeedModel):
     regex_patterns: list[str] = Field(default_factory=list)
     # Text the grammar reads before the generated text, which continues it: the code before the
     # cursor from the start of its statement, so that a grammar of whole statements constrains a
-    # suggestion that starts mid-statement. Only with a grammar; not sent to engines that take one
-    # structured output (they cannot start a grammar part-way), which validate it afterwards.
+    # suggestion that starts mid-statement. The text must then read through, not complete the
+    # grammar (the code after the cursor does). Only with a grammar; not sent to engines that take
+    # one structured output (they cannot start a grammar part-way), which validate it afterwards.
     prefix: str = ""
 
     @field_validator("name")

@@ -26,6 +26,8 @@ class Suggestion:
     seconds: float
     error: str | None = None
     raw: str | None = None  # the model's text before a pipeline's own trimming, where it has one
+    # the engine's figures for it, where the pipeline reports them (ananke-lsp's provenance)
+    stats: dict[str, Any] | None = None
 
 
 class TestRunner:
@@ -99,15 +101,34 @@ def _rate(records: list[dict[str, Any]], key: str) -> float:
 def summarize(records: list[dict[str, Any]]) -> dict[str, float | int]:
     """Figures over one pipeline's scored tasks (see ``score``)."""
     seconds = [r["seconds"] for r in records]
+    shown = [r for r in records if r["text"]]
     return {
         "tasks": len(records),
         "pass_at_1": _rate(records, "passed"),
         "pass_at_1_first_line": _rate(records, "passed_first_line"),
         "parses": _rate(records, "parses"),
+        "parses_shown": _rate(shown, "parses") if shown else 1.0,  # of the files a suggestion was inserted in
+        "suggestions": len(shown),
+        **_decoding(records),
         "first_line_exact": _rate(records, "first_line_exact"),
         "no_suggestion": sum(not r["text"] for r in records) / len(records),
         "errors": sum(r["error"] is not None for r in records),
         "p50_seconds": float(np.percentile(seconds, 50)),
         "p90_seconds": float(np.percentile(seconds, 90)),
         "mean_seconds": float(np.mean(seconds)),
+    }
+
+
+def _decoding(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Decode speed and constraint cost over the suggestions whose engine reported them."""
+    stats = [r["stats"] for r in records if r.get("stats") and r["stats"].get("tokens")]
+    if not stats:
+        return {}
+    tokens = sum(s["tokens"] for s in stats)
+    decode_s = sum(s["decode_ms"] for s in stats) / 1000
+    return {
+        "decode_tokens_per_s": tokens / decode_s if decode_s else 0.0,
+        "mask_us_per_token": sum(s["mask_us"] for s in stats) / tokens,
+        "syntax_cut": sum(bool((s.get("python_syntax") or {}).get("cut_chars")) for s in stats) / len(stats),
+        "syntax_enforced": sum(bool((s.get("python_syntax") or {}).get("grammar")) for s in stats) / len(stats),
     }

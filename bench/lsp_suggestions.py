@@ -12,10 +12,12 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from ananke_lsp.server.commands import PROVENANCE
 from bench.humaneval_infill import InfillTask
 from bench.infill_scoring import Suggestion
 
@@ -70,12 +72,23 @@ class LspSuggester:
                 types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
             )
         items = result.items if isinstance(result, types.InlineCompletionList) else result or []
+        stats = await self._provenance() if items else None
         if not items:
             return Suggestion(None, seconds)
         first = items[0]
         here = types.Range(start=position, end=position)
         error = None if first.range in (None, here) else f"item range {first.range} is not the cursor"
-        return Suggestion(_insert_text(first), seconds, error)
+        return Suggestion(_insert_text(first), seconds, error, stats=stats)
+
+    async def _provenance(self) -> dict[str, Any] | None:
+        """The last suggestion's figures from the server (tokens, decode time, masking, syntax)."""
+        shown = len(self.messages)
+        found = await self.client.workspace_execute_command_async(types.ExecuteCommandParams(command=PROVENANCE))
+        del self.messages[shown:]  # the command also shows the provenance as a message
+        if not isinstance(found, dict):
+            return None
+        keys = ("tokens", "decode_ms", "mask_us", "python_syntax", "finish_reason")
+        return {k: found.get(k) for k in keys}
 
     async def suggest(self, task: InfillTask) -> Suggestion:
         position = types.Position(line=task.prefix.count("\n"), character=len(task.indent))

@@ -24,7 +24,13 @@ from bench.infill_scoring import Suggestion, TestRunner, empty_floor, score, sum
 from bench.lsp_suggestions import lsp_suggester
 from bench.results_file import write_sections
 
-PIPELINES = {"lsp": "ananke-lsp", "baseline": "llama.cpp FIM, peers' trimming"}
+PIPELINES = {
+    "lsp": "ananke-lsp",
+    "lsp_no_syntax": "ananke-lsp, python_syntax off",
+    "baseline": "llama.cpp FIM, peers' trimming",
+}
+# What each ananke-lsp pipeline sets in the project's .ananke.toml, before the run's --setting.
+_LSP_SETTINGS = {"lsp": [], "lsp_no_syntax": ['completion.python_syntax="off"']}
 OUT = Path(__file__).resolve().parent / "out"
 
 Suggest = Callable[[InfillTask], Awaitable[Suggestion]]
@@ -116,9 +122,9 @@ async def run_model(
             record["nothing"] = empty_floor(task, runner)
         for pipeline in args.pipelines:
             print(f"{model}: {PIPELINES[pipeline]} on {len(tasks)} tasks", file=sys.stderr)
-            if pipeline == "lsp":  # the server has exited before the baseline loads its model
-                log = out.with_name(f"{out.stem}.{model}.server.log")
-                suggestions, info = await _through_lsp(model, tasks, log, args.setting)
+            if pipeline in _LSP_SETTINGS:  # each server exits before the next pipeline loads its model
+                log = out.with_name(f"{out.stem}.{model}.{pipeline}.server.log")
+                suggestions, info = await _through_lsp(model, tasks, log, [*_LSP_SETTINGS[pipeline], *args.setting])
             else:
                 suggestions, info = await _through_baseline(model_path, tasks)
             entry["pipelines"][pipeline] = info
@@ -134,11 +140,16 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def _num(x: float | None) -> str:
+    return "" if x is None else f"{x:.0f}"
+
+
 def markdown(report: dict[str, Any]) -> str:
     rows = [
         "| model | set | pipeline | tasks | pass@1 as shown | pass@1 first line only | parses "
-        "| first line exact | no suggestion | time to suggestion p50 / p90 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| parses, where inserted | first line exact | no suggestion | time to suggestion p50 / p90 "
+        "| decode tokens/s | mask µs/token |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in report["runs"]:
         for which, figures in run.get("summary", {}).items():
@@ -147,13 +158,14 @@ def markdown(report: dict[str, Any]) -> str:
                 if (f := figures.get(pipeline)) is not None:
                     rows.append(
                         f"{head}| {name} | {f['tasks']} | {_pct(f['pass_at_1'])} | {_pct(f['pass_at_1_first_line'])} "
-                        f"| {_pct(f['parses'])} | {_pct(f['first_line_exact'])} | {_pct(f['no_suggestion'])} "
-                        f"| {f['p50_seconds']:.2f} s / {f['p90_seconds']:.2f} s |"
+                        f"| {_pct(f['parses'])} | {_pct(f['parses_shown'])} | {_pct(f['first_line_exact'])} "
+                        f"| {_pct(f['no_suggestion'])} | {f['p50_seconds']:.2f} s / {f['p90_seconds']:.2f} s "
+                        f"| {_num(f.get('decode_tokens_per_s'))} | {_num(f.get('mask_us_per_token'))} |"
                     )
             nothing = figures["nothing_inserted"]
             rows.append(
                 f"{head}| (nothing inserted) | {figures['tasks']} | {_pct(nothing['pass_at_1'])} | | "
-                f"{_pct(nothing['parses'])} | | | |"
+                f"{_pct(nothing['parses'])} | | | | | | |"
             )
     return "\n".join(rows)
 
@@ -164,7 +176,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", choices=SETS, help="single (1033 tasks) or multi (5815); both")
     parser.add_argument("--every", type=int, default=1, help="every Nth task of each set (a quick sampled run)")
     parser.add_argument("--limit", type=int, default=None, help="at most N tasks of each set, after --every")
-    parser.add_argument("--pipelines", default="lsp,baseline", help="lsp, baseline or both (the default)")
+    parser.add_argument(
+        "--pipelines", default="lsp,baseline", help=f"comma-separated, of {', '.join(PIPELINES)} (default lsp,baseline)"
+    )
     parser.add_argument("--test-timeout", type=float, default=5.0, help="seconds for one task's tests")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/out/quality-MODELS-SETS.json)")
     parser.add_argument(

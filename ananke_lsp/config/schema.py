@@ -172,6 +172,9 @@ class CompletionSettings(_Section):
     # Other open files of the project shown first (the repository form of FIM), about this many
     # tokens in all; they come first so that they stay in the model's KV cache. 0: none.
     context_tokens: int = Field(default=512, ge=0, le=8192)
+    # Python suggestions: "enforce" the statement grammar token by token and check that the file
+    # still parses with the suggestion in it; "check" only the latter; "off" neither.
+    python_syntax: Literal["enforce", "check", "off"] = "enforce"
 
 
 class PrivacySettings(_Section):

@@ -25,14 +25,17 @@ def part_checker(part: ConstraintPart) -> llg.LLMatcher:
 
 
 def part_violation(part: ConstraintPart, text: str) -> str | None:
-    """None when ``text`` is a complete match of ``part``, else the reason."""
+    """None when ``text`` satisfies ``part``, else the reason. A part without a prefix must match
+    all of ``text``; a prefixed part reads the middle of a document, whose rest (the code after
+    the cursor) it does not see: the text satisfies it when the grammar reads it through, and
+    whether the document is complete is the caller's to check with the whole of it."""
     matcher = part_checker(part)
     data = _utf8(text)
     consumed = matcher.try_consume_tokens(list(data))
     if consumed < len(data):
         shown = data[max(0, consumed - 20) : consumed + 1].decode(errors="replace")
         return f"{part.kind} rejects byte {consumed} (after …{shown[:-1]!r}, at {shown[-1:]!r})"
-    if not matcher.is_accepting():
+    if not part.prefix and not matcher.is_accepting():
         return f"{part.kind} is incomplete: the text ends before the {part.kind} is satisfied"
     if matcher.is_error():
         return short_reason(matcher.get_error())
@@ -40,13 +43,13 @@ def part_violation(part: ConstraintPart, text: str) -> str | None:
 
 
 def _accepting_ends(part: ConstraintPart, data: bytes) -> set[int]:
-    """Byte offsets at which ``data[:offset]`` is a complete match of ``part``."""
+    """Byte offsets at which ``data[:offset]`` satisfies ``part`` (see ``part_violation``)."""
     matcher = part_checker(part)
-    ends = {0} if matcher.is_accepting() else set()
+    ends = {0} if part.prefix or matcher.is_accepting() else set()
     for offset, byte in enumerate(data, start=1):
         if not matcher.consume_token(byte):
             break
-        if matcher.is_accepting():
+        if part.prefix or matcher.is_accepting():
             ends.add(offset)
     return ends
 

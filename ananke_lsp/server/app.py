@@ -20,6 +20,7 @@ from pygls.workspace import TextDocument
 from .. import __version__, generation, profiles
 from ..config import ProjectConfig
 from ..constraints import ConstraintCache
+from ..context.python_syntax import PythonSyntax
 from ..engines.base import Engine, EngineError, EngineRequest
 from ..types import DEFAULT_MODEL, PyGenerationContext, PyModalConfig
 from . import transport
@@ -247,6 +248,8 @@ class AnankeServer(LanguageServer):
             "prompt_tokens": outcome.result.prompt_tokens,
             "prefilled_tokens": outcome.result.prefilled_tokens,
             "generation_ms": round(outcome.result.generation_ms, 1),
+            "decode_ms": round(outcome.result.decode_ms, 1),
+            "mask_us": round(outcome.result.mask_us_total),  # checking and masking tokens, in all
             "compile_ms": round(outcome.compile_ms, 2),
             "finish_reason": outcome.result.finish_reason,
             "profile": profile,
@@ -257,6 +260,15 @@ class AnankeServer(LanguageServer):
             "repairs": [r.model_dump() for r in outcome.repairs],  # answers asked again, and why
         }
         return outcome
+
+    def note_python_syntax(self, syntax: PythonSyntax | None, *, cut: int) -> None:
+        """Adds to the last provenance how Python syntax was held: whether the grammar was
+        enforced (from which line, or why not; None: the settings ask only for the parse check),
+        and how many characters the parse check cut off."""
+        if self.last_provenance is not None:
+            enforced = None if syntax is None else syntax.constraint is not None
+            detail = None if syntax is None else syntax.reason
+            self.last_provenance["python_syntax"] = {"grammar": enforced, "detail": detail, "cut_chars": cut}
 
     def _publish_config_issues(self, config_file: Path, diagnostics: list[types.Diagnostic]) -> None:
         self.text_document_publish_diagnostics(

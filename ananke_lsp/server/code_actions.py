@@ -7,6 +7,7 @@ into a ``Job`` (the request to generate and the range the result replaces)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import uuid
@@ -19,6 +20,8 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from .. import profiles
 from ..constraints import validate_text
+from ..context.python_parse import parsing_part
+from ..context.python_syntax import python_syntax
 from ..engines.base import EngineRequest
 from .app import AnankeServer, Excluded, Target
 
@@ -67,6 +70,11 @@ class _Generated:
     start: types.Position
     text: str
     finish: Callable[[str], str]
+
+
+def _python_syntax(target: Target) -> str:
+    """How Python syntax is held for ``target`` ([completion] python_syntax; "off" elsewhere)."""
+    return target.project.settings.completion.python_syntax if target.doc.language_id == "python" else "off"
 
 
 def end_of(lines: list[str], line: int) -> types.Position:
@@ -158,6 +166,16 @@ class CodeActions:
             )
         else:
             raise ValueError(f"unknown action {kind!r}")
+        python = _python_syntax(target)
+        start, end = doc.offset_at_position(job.replace.start), doc.offset_at_position(job.replace.end)
+        around = doc.source[:start] + doc.source[end:]  # the document without the range replaced
+        if python == "enforce" and kind != "regenerate":  # a regenerated request has its constraint
+            syntax = await asyncio.to_thread(python_syntax, around[:start])
+            if syntax.constraint is not None:
+                constraints = [*job.request.constraints, syntax.constraint]
+                job = dataclasses.replace(job, request=job.request.model_copy(update={"constraints": constraints}))
+            else:
+                log.info("Python syntax not enforced for this action: %s", syntax.reason)
         outcome = await self._with_progress(target, job)
         text = outcome.result.text
         if not outcome.validation.all_satisfied:
@@ -169,6 +187,11 @@ class CodeActions:
         finished = job.finish(text)
         if outcome.compiled is None or validate_text(finished, outcome.compiled).all_satisfied:
             text = finished  # tidied (one final newline) only where every constraint still holds
+        if python != "off":
+            shown = await asyncio.to_thread(parsing_part, around, start, text)
+            if not shown.strip():
+                raise ValueError("nothing applied: the file would not parse with the generated code")
+            text = job.finish(shown) if shown != text else text
         self.generated[uri] = _Generated(job.request, job.replace.start, text, job.finish)
         return types.TextDocumentEdit(
             text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=doc.version),

@@ -10,6 +10,8 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from ..constraints import validate_text
 from ..context.cursor import CursorContext, cursor_context
+from ..context.python_parse import parsing_part
+from ..context.python_syntax import python_syntax
 from ..engines.base import MAX_CONTEXT_FILES, EngineRequest
 from ..engines.fim import ContextFile
 from .app import AnankeServer, Excluded, Target
@@ -84,11 +86,12 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
             f"position {position.line}:{position.character} is outside the document ({len(doc.lines)} lines)"
         )
     offset = doc.offset_at_position(position)
+    source = doc.source  # pygls edits the document in place: the text this suggestion is for
     engine = ls.engine_for(target.project)
     # Tokenizing (and loading the model that tokenizes) belongs off the event loop.
     cursor = await asyncio.to_thread(
         cursor_context,
-        doc.source,
+        source,
         offset,
         settings.prefix_lines,
         settings.suffix_lines,
@@ -97,7 +100,7 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         count=getattr(engine, "count_tokens", None),
     )
     constraints = [*cursor.constraints(doc.language_id), *target.constraints(action)]
-    before = doc.source[:offset]
+    before = source[:offset]
     reused = ls.suggestions.lookup(uri, before, cursor.line_after)
     if reused is not None and _still_valid(ls, constraints, reused):
         return reused  # typed through a shown suggestion: its rest at once, no debounce, no engine
@@ -105,6 +108,11 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         await asyncio.sleep(ls.debouncer.delay(uri, ls.editor.debounce_ms or settings.debounce_ms))
         if doc.version != version:  # pygls edits the document object in place
             return None  # edited while waiting, with no new request to supersede this one: stale
+    python = doc.language_id == "python" and settings.python_syntax != "off"
+    syntax = None
+    if python and settings.python_syntax == "enforce":
+        syntax = await asyncio.to_thread(python_syntax, before)  # reads the statement: milliseconds
+        constraints += [syntax.constraint] if syntax.constraint else []
     # deterministic unless chosen otherwise: a suggestion is the model's best guess
     sampling = ls.sampling(target, action)
     request = EngineRequest(
@@ -124,6 +132,12 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         log.info("suggestion withheld, constraints not met: %s", outcome.validation.errors)
         return None
     text = outcome.result.text
+    if python and text:
+        shown = await asyncio.to_thread(parsing_part, source, offset, text)
+        ls.note_python_syntax(syntax, cut=len(text) - len(shown))
+        if shown != text:
+            log.info("suggestion cut from %d to %d characters: the file would not parse", len(text), len(shown))
+        text = shown
     if text:
         ls.suggestions.put(uri, before, cursor.line_after, text)
     return text or None
