@@ -21,7 +21,7 @@ from pathlib import Path
 
 import llguidance as llg
 
-from ananke_lsp.constraints.validate import byte_matcher
+from ananke_lsp.constraints.matcher_memo import byte_matcher
 from ananke_lsp.context.python_grammar import grammar_stats, python_grammar
 
 # Not the library proper: test suites, IDLE, and what pip installed next to it.

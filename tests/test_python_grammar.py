@@ -10,7 +10,7 @@ import ast
 import llguidance as llg
 import pytest
 
-from ananke_lsp.constraints.validate import byte_matcher
+from ananke_lsp.constraints.matcher_memo import byte_matcher
 from ananke_lsp.context.python_grammar import grammar_stats, python_grammar
 from bench.python_grammar_stdlib import (
     StdlibSnippet,

@@ -14,6 +14,7 @@ import llguidance as llg
 
 from .compile import ConstraintPart
 from .matcher_memo import byte_matcher
+from .prefixed import PrefixRejected, byte_after_prefix
 
 # Closers first, then other punctuation (ends a word or a number), then the rest.
 _PUNCT = bytes(b for b in range(33, 127) if not chr(b).isalnum())
@@ -35,9 +36,12 @@ class Closer:
     def _start(self) -> None:
         """The matchers, each after its part's prefix: built at the first search, not before."""
         for part in self._parts:
-            matcher = byte_matcher(part.grammar)
-            prefix = list(part.prefix.encode())
-            self.broken |= matcher.try_consume_tokens(prefix) < len(prefix) or matcher.is_error()
+            try:
+                matcher = byte_after_prefix(part.grammar, part.prefix) if part.prefix else byte_matcher(part.grammar)
+            except PrefixRejected:
+                matcher = byte_matcher(part.grammar)
+                self.broken = True
+            self.broken |= matcher.is_error()
             self._matchers.append(matcher)
 
     def feed(self, data: bytes) -> None:

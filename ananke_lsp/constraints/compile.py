@@ -23,6 +23,7 @@ from ..types import PyConstraintIR
 from .closed_objects import closed_objects
 from .deep_stack import on_deep_stack
 from .matcher_memo import MatcherMemo, byte_matcher
+from .prefixed import PrefixRejected, after_prefix
 
 HASH_VERSION = "ananke-constraints/2"  # 2: objects closed for generation (closed_objects)
 # Compact JSON when generating: a small model left free to emit whitespace can pad forever.
@@ -97,7 +98,7 @@ def _matcher(tokenizer: llg.LLTokenizer, part: ConstraintPart) -> llg.LLMatcher:
     matcher = model_matcher(tokenizer, part.grammar, keep=bool(part.prefix))
     if matcher.is_error():
         raise ConstraintError(part.constraint, part.kind, short_reason(matcher.get_error()))
-    return read_prefix(matcher, part, tokenizer.tokenize_str(part.prefix)) if part.prefix else matcher
+    return read_prefix(part, matcher, tokenizer) if part.prefix else matcher
 
 
 def model_matcher(tokenizer: llg.LLTokenizer, grammar: str, *, keep: bool) -> llg.LLMatcher:
@@ -117,23 +118,14 @@ def model_matcher(tokenizer: llg.LLTokenizer, grammar: str, *, keep: bool) -> ll
 _MODEL_MATCHERS: dict[llg.LLTokenizer, MatcherMemo] = {}
 
 
-def read_prefix(matcher: llg.LLMatcher, part: ConstraintPart, tokens: list[int]) -> llg.LLMatcher:
-    """``matcher`` after consuming ``tokens``, the part's prefix; ``ConstraintError`` when its
-    grammar does not admit the prefix."""
-    consumed = matcher.try_consume_tokens(tokens)
-    if consumed < len(tokens) or matcher.is_error():
-        where = _where(part.prefix, tokens, consumed)
-        reason = f"its grammar does not admit the prefix (the code before the cursor): {where}"
-        raise ConstraintError(part.constraint, part.kind, reason)
-    return matcher
-
-
-def _where(prefix: str, tokens: list[int], consumed: int) -> str:
-    if len(tokens) == len(prefix.encode()):  # a byte-level tokenizer: the offset is exact
-        read = prefix.encode()[:consumed].decode(errors="replace")
-        line, column = read.count("\n") + 1, len(read) - read.rfind("\n")
-        return f"rejected at line {line}, column {column} of the prefix"
-    return f"rejected at token {consumed} of {len(tokens)}"
+def read_prefix(part: ConstraintPart, fresh: llg.LLMatcher, tokenizer: llg.LLTokenizer | None) -> llg.LLMatcher:
+    """``fresh``, a new matcher of the part's grammar (byte-level when ``tokenizer`` is None),
+    after reading its prefix; ``ConstraintError`` when the grammar does not admit the prefix."""
+    try:
+        return after_prefix(fresh, tokenizer, part.grammar, part.prefix)
+    except PrefixRejected as exc:
+        reason = f"its grammar does not admit the prefix (the code before the cursor): {exc}"
+        raise ConstraintError(part.constraint, part.kind, reason) from None
 
 
 def short_reason(message: str) -> str:
@@ -263,21 +255,18 @@ class _Checker:
         self.matchers: list[llg.LLMatcher] = []
 
     def __call__(self, constraint: str, kind: PartKind, grammar: str, prefix: str = "") -> str:
+        part = ConstraintPart(constraint, kind, grammar, grammar, prefix=prefix)
         if self.tokenizer is None:
             is_error, messages = llg.LLMatcher.validate_grammar_with_warnings(grammar)
             if is_error:
                 raise _error(constraint, kind, messages[0])
             if prefix:
-                part = ConstraintPart(constraint, kind, grammar, grammar, prefix=prefix)
-                read_prefix(byte_matcher(grammar), part, list(prefix.encode()))
+                read_prefix(part, byte_matcher(grammar), None)
             return grammar
         matcher = model_matcher(self.tokenizer, grammar, keep=bool(prefix))
         if matcher.is_error():
             raise _error(constraint, kind, matcher.get_error())
-        if prefix:
-            part = ConstraintPart(constraint, kind, grammar, grammar, prefix=prefix)
-            matcher = read_prefix(matcher, part, self.tokenizer.tokenize_str(prefix))
-        self.matchers.append(matcher)
+        self.matchers.append(read_prefix(part, matcher, self.tokenizer) if prefix else matcher)
         return grammar
 
 
@@ -298,6 +287,12 @@ def _build(constraint: str, kind: PartKind, build: Callable[[], str]) -> str:
 @functools.lru_cache(maxsize=64)
 def _lark_memo(source: str) -> str:
     return llg.LLMatcher.grammar_from_lark(source)
+
+
+def prefixed_lark(source: str) -> str:
+    """llguidance's form of a prefixed grammar's Lark ``source``, exactly as compiling a constraint
+    with it makes it: a caller that checks a prefix first shares the matchers kept for it."""
+    return _lark_memo(_lark_with_start(source.strip()))
 
 
 def _convert(name: str, source: str, *, keep: bool) -> str:

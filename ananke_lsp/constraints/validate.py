@@ -21,7 +21,7 @@ def part_checker(part: ConstraintPart) -> llg.LLMatcher:
     """A byte-level matcher of the part's check grammar, its prefix read (ConstraintError if it
     cannot be: the compile already checked that)."""
     matcher = byte_matcher(part.check_grammar)
-    return read_prefix(matcher, part, list(_utf8(part.prefix))) if part.prefix else matcher
+    return read_prefix(part, matcher, None) if part.prefix else matcher
 
 
 def part_violation(part: ConstraintPart, text: str) -> str | None:

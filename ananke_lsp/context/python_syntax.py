@@ -6,15 +6,13 @@ no syntax constraint is added and the reason says why: nothing is silently uncon
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
 
-import llguidance as llg
-
-from ..constraints.matcher_memo import byte_matcher
+from ..constraints.compile import prefixed_lark
+from ..constraints.prefixed import PrefixRejected, byte_after_prefix
 from ..types import PyConstraintIR
 from .python_grammar import python_grammar
 
@@ -55,21 +53,14 @@ def python_syntax(before: str, unit: int | None = None) -> PythonSyntax:
     for start in reversed(starts):  # the outermost first: a chain (`else:`) is read with its head
         base = _indent(lines[start])
         prefix = "\n".join(lines[start:])
-        grammar = _lark(python_grammar(base, step))
-        matcher = byte_matcher(grammar)
-        data = list(prefix.encode())
-        consumed = matcher.try_consume_tokens(data)
-        if consumed == len(data) and not matcher.is_error():
-            constraint = PyConstraintIR(name=NAME, grammar=python_grammar(base, step), prefix=prefix)
-            return PythonSyntax(constraint, f"read from line {start + 1} (indent {base}, step {step})", start)
-        line = start + prefix.encode()[:consumed].count(b"\n") + 1
-        rejected = rejected or f"the code before the cursor does not parse at line {line}"
+        try:
+            byte_after_prefix(prefixed_lark(python_grammar(base, step)), prefix)
+        except PrefixRejected as exc:
+            rejected = rejected or f"the code before the cursor does not parse at line {start + exc.line}"
+            continue
+        constraint = PyConstraintIR(name=NAME, grammar=python_grammar(base, step), prefix=prefix)
+        return PythonSyntax(constraint, f"read from line {start + 1} (indent {base}, step {step})", start)
     return PythonSyntax(None, rejected)
-
-
-@functools.lru_cache(maxsize=32)
-def _lark(source: str) -> str:
-    return llg.LLMatcher.grammar_from_lark(source)
 
 
 def _indent(line: str) -> int:
