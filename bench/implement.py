@@ -24,9 +24,13 @@ from ananke_lsp.engines.model_files import resolve_model_path
 from bench.implement_forms import Attempt, through_chat, through_lsp
 from bench.implement_tasks import ImplementTask, build_tasks
 from bench.infill_scoring import TestRunner, _parses
-from bench.quality import _pct
+from bench.quality import _pct, project_toml
 
-FORMS = {"lsp": "ananke-lsp as shipped (FIM at the body)", "chat": "chat template, whole file in a fence"}
+FORMS = {
+    "lsp": "ananke-lsp as shipped (FIM at the body)",
+    "lsp_no_syntax": "ananke-lsp, python_syntax off",
+    "chat": "chat template, whole file in a fence",
+}
 OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -66,9 +70,12 @@ async def _attempts(
 ) -> tuple[list[Attempt], dict[str, Any]]:
     if form == "chat":
         return await through_chat(model, tasks)
+    settings = [f"generation.temperature={args.lsp_temperature}"] if args.lsp_temperature is not None else []
+    if form == "lsp_no_syntax":
+        settings.append('completion.python_syntax="off"')
     with tempfile.TemporaryDirectory(prefix="ananke-implement-project-") as root:
-        log = out.with_name(f"{out.stem}.server.log")
-        return await through_lsp(model, tasks, Path(root), log, args.lsp_temperature, args.action_timeout)
+        log = out.with_name(f"{out.stem}.{form}.server.log")
+        return await through_lsp(model, tasks, Path(root), log, project_toml(settings), args.action_timeout)
 
 
 async def run_model(model: str, args: argparse.Namespace, report: dict[str, Any], out: Path) -> None:
@@ -121,7 +128,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="a pinned model name or a GGUF path")
     parser.add_argument("--every", type=int, default=1, help="every Nth problem of the 164 (a quick sampled run)")
     parser.add_argument("--limit", type=int, default=None, help="at most N problems, after --every")
-    parser.add_argument("--forms", default="lsp,chat", help="lsp, chat or both (the default); lsp always runs first")
+    parser.add_argument("--forms", default="lsp,chat", help=f"of {', '.join(FORMS)} (default lsp,chat)")
     parser.add_argument(
         "--lsp-temperature", type=float, default=None, help="[generation] temperature for the server (default: its own)"
     )

@@ -108,12 +108,12 @@ async def through_chat(model: str, tasks: list[ImplementTask]) -> tuple[list[Att
 
 
 async def through_lsp(
-    model: str, tasks: list[ImplementTask], root: Path, log: Path, temperature: float | None, timeout: float
+    model: str, tasks: list[ImplementTask], root: Path, log: Path, config: str, timeout: float
 ) -> tuple[list[Attempt], dict[str, Any]]:
-    """Every task's file written into ``root`` and implemented by one ``ananke-lsp``; with
-    ``temperature``, a .ananke.toml in ``root`` sets ``[generation] temperature``."""
-    if temperature is not None:
-        (root / CONFIG_NAME).write_text(f"[generation]\ntemperature = {temperature}\n")
+    """Every task's file written into ``root`` and implemented by one ``ananke-lsp``; ``config``,
+    when not empty, is the .ananke.toml in ``root``."""
+    if config:
+        (root / CONFIG_NAME).write_text(config)
     out: list[Attempt] = []
     drain: asyncio.Task[None] | None = None
     try:

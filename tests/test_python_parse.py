@@ -33,13 +33,23 @@ def test_a_suggestion_must_fill_the_gap_that_stops_the_file_parsing():
     assert parsing_part(HOLE, HOLE_CURSOR, "x = xs[0]") == ""  # the error stays where it was
 
 
-def test_an_error_elsewhere_in_the_file_does_not_withhold_a_good_suggestion():
+def test_an_error_beyond_the_lines_the_model_saw_does_not_withhold_a_good_suggestion():
     broken_below = FUNCTION + "\n\ndef g(:\n    pass\n"
     before = first_error_line(broken_below)
     assert before is not None and before > 5
-    assert fits(broken_below, CURSOR, "total += len(xs)", before)
-    assert not fits(broken_below, CURSOR, "total += (", before)
-    assert not fits(broken_below, CURSOR, "if xs:", before)
+    assert fits(broken_below, CURSOR, "total += len(xs)", before, seen_lines=3)
+    assert not fits(broken_below, CURSOR, "total += (", before, seen_lines=3)
+    assert not fits(broken_below, CURSOR, "if xs:", before, seen_lines=3)
+    # within the lines it saw, the file must parse
+    assert not fits(broken_below, CURSOR, "total += len(xs)", before)
+
+
+def test_a_partial_fill_that_moves_the_error_on_is_not_enough():
+    # two lines emptied: the loop's header and its first body line; `else` follows
+    hole = "def f(xs):\n    \n    else:\n        return 0\n"
+    cursor = hole.index("    \n") + 4
+    assert parsing_part(hole, cursor, "x = 1") == ""
+    assert parsing_part(hole, cursor, "if xs:\n        return 1") == "if xs:\n        return 1"
 
 
 def test_mid_line_the_rest_of_the_line_counts():

@@ -5,17 +5,18 @@ code after it, and an engine that cannot enforce it (one structured output) only
 validated: what follows the cursor may still not fit. So the whole document is parsed with the
 suggestion in place, and a suggestion that breaks it is cut back to its longest run of whole
 lines that does not, or withheld. A document that did not parse before is judged by where its
-first error moves: a suggestion may fill the gap at the cursor (the error goes away or moves
-on), never add an error of its own."""
+first error is then: none may remain within the lines the model saw below the cursor (the gap it
+was asked to fill, a block header's missing body), and one further down, the user's elsewhere,
+must not come earlier than before."""
 
 from __future__ import annotations
 
 import ast
 import warnings
 
-# A first syntax error within this many lines below the cursor line is the gap being filled (an
-# empty block header's body below, a half-typed line); one further down is the user's elsewhere.
-NEAR_LINES = 2
+# The lines below the cursor a suggestion answers for when no other number is given: the
+# completion's suffix window ([completion] suffix_lines), what the model saw.
+SEEN_LINES = 64
 
 
 def first_error_line(source: str) -> int | None:
@@ -31,9 +32,9 @@ def first_error_line(source: str) -> int | None:
     return None
 
 
-def fits(source: str, offset: int, text: str, before_error: int | None) -> bool:
-    """Whether inserting ``text`` at ``offset`` leaves ``source`` parsing as well as it did:
-    ``before_error`` is ``first_error_line(source)``."""
+def fits(source: str, offset: int, text: str, before_error: int | None, seen_lines: int = SEEN_LINES) -> bool:
+    """Whether inserting ``text`` at ``offset`` leaves ``source`` parsing as well as it did, and
+    parsing within ``seen_lines`` below the cursor: ``before_error`` is ``first_error_line(source)``."""
     after_error = first_error_line(source[:offset] + text + source[offset:])
     if after_error is None:
         return True
@@ -44,20 +45,19 @@ def fits(source: str, offset: int, text: str, before_error: int | None) -> bool:
     if after_error <= cursor_line + added:
         return False  # in the suggestion's own lines
     moved = after_error - added
-    at_gap = before_error <= cursor_line + NEAR_LINES
-    return moved > before_error if at_gap else moved >= before_error
+    return moved > cursor_line + seen_lines and moved >= before_error
 
 
-def parsing_part(source: str, offset: int, text: str) -> str:
-    """``text`` if the document still parses with it at ``offset``, else its longest run of whole
-    lines that does ("" when none does)."""
+def parsing_part(source: str, offset: int, text: str, seen_lines: int = SEEN_LINES) -> str:
+    """``text`` if the document still parses with it at ``offset`` (see ``fits``), else its longest
+    run of whole lines that does ("" when none does)."""
     before_error = first_error_line(source)
-    if fits(source, offset, text, before_error):
+    if fits(source, offset, text, before_error, seen_lines):
         return text
     cut = text.rfind("\n")
     while cut > 0:
         shorter = text[:cut].rstrip()
-        if shorter and fits(source, offset, shorter, before_error):
+        if shorter and fits(source, offset, shorter, before_error, seen_lines):
             return shorter
         cut = text.rfind("\n", 0, cut)
     return ""

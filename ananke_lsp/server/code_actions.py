@@ -188,7 +188,8 @@ class CodeActions:
         if outcome.compiled is None or validate_text(finished, outcome.compiled).all_satisfied:
             text = finished  # tidied (one final newline) only where every constraint still holds
         if python != "off":
-            shown = await asyncio.to_thread(parsing_part, around, start, text)
+            seen = target.project.settings.completion.suffix_lines
+            shown = await asyncio.to_thread(parsing_part, around, start, text, seen)
             if not shown.strip():
                 raise ValueError("nothing applied: the file would not parse with the generated code")
             text = job.finish(shown) if shown != text else text
