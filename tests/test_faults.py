@@ -49,7 +49,7 @@ from .servers import free_port
 TIMEOUT_S = 1  # [service] timeout_secs: the smallest a project may set
 RETRIES = 2  # [service] max_retries
 MARGIN_S = 1.0  # process start-up of a request, scheduling, the event loops of two processes
-CODE = "(1 + 2)"  # what the healthy service answers: valid at the cursor, but not any half of it
+CODE = "(1 + 2))"  # what the healthy service answers: closes the call, and no half of it is valid
 TEXT = "def area(r: float) -> float:\n    return 3.14 * r * r\n\n\nvalue = area("
 STUB = "def add(a: int, b: int) -> int:\n    ...\n"
 POLICY = RetryPolicy(max_retries=RETRIES)

@@ -24,7 +24,8 @@ from .test_lsp_trust import Recorder
 
 SECRET = "hunter2-PRIVATE-5120"
 PRIVATE_SCHEMA = {"type": "object", "properties": {"password": {"const": SECRET}}, "required": ["password"]}
-CODE = "import math\n\n\ndef area(r: float) -> float:\n    return math.pi * r * r\n\n\nvalue = area("
+# ends where the fake engines' answer, `value`, completes a line that parses
+CODE = "import math\n\n\ndef area(r: float) -> float:\n    return math.pi * r * r\n\n\ntotal = area(1) + "
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,8 @@ from .servers import serve_in_thread, wait_healthy
 from .test_fuzz_service import InstantEngine
 
 SECRET = "hunter2-DO-NOT-SEND-7731"
-CODE = "import math\n\n\ndef area(r: float) -> float:\n    return math.pi * r * r\n\n\nvalue = area("
+# ends where the fake engines' answer, `value`, completes a line that parses
+CODE = "import math\n\n\ndef area(r: float) -> float:\n    return math.pi * r * r\n\n\ntotal = area(1) + "
 
 
 class Recorder:

@@ -1,7 +1,7 @@
 """The parse check on Python suggestions: Python's own parser over the whole file, with the
 suggestion in place, judged against how the file parsed before."""
 
-from ananke_lsp.context.python_parse import first_error_line, fits, parsing_part
+from ananke_lsp.context.python_parse import MAX_PARSE_CHARS, first_error_line, fits, parsing_part
 
 FUNCTION = "def f(xs):\n    total = 0\n    \n    return total\n"
 CURSOR = FUNCTION.index("    \n") + 4
@@ -57,3 +57,8 @@ def test_mid_line_the_rest_of_the_line_counts():
     cursor = source.index("max(") + 4
     assert parsing_part(source, cursor, "values") == "values"
     assert parsing_part(source, cursor, "values))") == ""
+
+
+def test_a_document_too_large_to_parse_on_every_suggestion_is_not_parsed():
+    huge = "x = 1\n" * (MAX_PARSE_CHARS // 6 + 1)
+    assert parsing_part(huge, len(huge), "y = (") is None

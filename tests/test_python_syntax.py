@@ -6,7 +6,7 @@ import codeop
 import pytest
 
 from ananke_lsp.constraints import compile_constraints, validate_text
-from ananke_lsp.context.python_syntax import MAX_LINES, NAME, python_syntax
+from ananke_lsp.context.python_syntax import MAX_CHARS, MAX_LINES, NAME, python_syntax
 from ananke_lsp.engines.base import EngineRequest
 
 MODULE = '''import os
@@ -95,3 +95,11 @@ async def test_the_model_writes_python_that_parses_where_it_stops(engine, cursor
     assert validate_text(result.text, compiled).all_satisfied
     # Python's own interactive parser: complete, or incomplete (None), never invalid
     codeop.compile_command(before + result.text, "<suggestion>", "exec")
+
+
+def test_a_statement_too_long_to_read_every_keystroke_is_read_from_inside_or_not_at_all():
+    nested = "def g():\n    x = [\n" + "        1,\n" * (MAX_CHARS // 10) + "    ]\n    return "
+    inner = python_syntax(nested)  # the `def` is too far back; the `return` line starts a statement
+    assert inner.constraint is not None and inner.constraint.prefix == "    return "
+    alone = python_syntax("x = " + "1 + " * (MAX_CHARS // 4))
+    assert alone.constraint is None and f"longer than {MAX_CHARS} characters" in alone.reason

@@ -17,6 +17,9 @@ import warnings
 # The lines below the cursor a suggestion answers for when no other number is given: the
 # completion's suffix window ([completion] suffix_lines), what the model saw.
 SEEN_LINES = 64
+# Larger documents are not parsed (Python parses a few MB a second; this runs on every suggestion):
+# the caller says so instead.
+MAX_PARSE_CHARS = 1_000_000
 
 
 def first_error_line(source: str) -> int | None:
@@ -48,9 +51,11 @@ def fits(source: str, offset: int, text: str, before_error: int | None, seen_lin
     return moved > cursor_line + seen_lines and moved >= before_error
 
 
-def parsing_part(source: str, offset: int, text: str, seen_lines: int = SEEN_LINES) -> str:
+def parsing_part(source: str, offset: int, text: str, seen_lines: int = SEEN_LINES) -> str | None:
     """``text`` if the document still parses with it at ``offset`` (see ``fits``), else its longest
-    run of whole lines that does ("" when none does)."""
+    run of whole lines that does ("" when none does); None for a document too large to parse."""
+    if len(source) > MAX_PARSE_CHARS:
+        return None
     before_error = first_error_line(source)
     if fits(source, offset, text, before_error, seen_lines):
         return text

@@ -20,6 +20,9 @@ NAME = "buffer:python-syntax"
 # How far above the cursor a statement may start: the grammar reads every line in between on
 # every keystroke, so an enclosing statement further up (a long class) is read from an inner one.
 MAX_LINES = 400
+# ... and at most this many characters: a statement longer than that (a minified line, a huge
+# literal) costs more to read than a keystroke allows, and is read from an inner start or not at all.
+MAX_CHARS = 20_000
 DEFAULT_UNIT = 4
 # A line that only continues a statement above it: reading from there would not parse.
 _CONTINUES = re.compile(r"(elif|else|except|finally)\b|case\b.*:\s*(#.*)?$|[)\]}]")
@@ -49,18 +52,20 @@ def python_syntax(before: str, unit: int | None = None) -> PythonSyntax:
     step = unit or _indent_unit(region)
     if step is None:
         return PythonSyntax(None, "mixed indentation steps above the cursor")
-    rejected = ""
+    error = None
     for start in reversed(starts):  # the outermost first: a chain (`else:`) is read with its head
         base = _indent(lines[start])
         prefix = "\n".join(lines[start:])
+        if len(prefix) > MAX_CHARS:
+            continue
         try:
             byte_after_prefix(prefixed_lark(python_grammar(base, step)), prefix)
         except PrefixRejected as exc:
-            rejected = rejected or f"the code before the cursor does not parse at line {start + exc.line}"
+            error = error or f"the code before the cursor does not parse at line {start + exc.line}"
             continue
         constraint = PyConstraintIR(name=NAME, grammar=python_grammar(base, step), prefix=prefix)
         return PythonSyntax(constraint, f"read from line {start + 1} (indent {base}, step {step})", start)
-    return PythonSyntax(None, rejected)
+    return PythonSyntax(None, error or f"the statement before the cursor is longer than {MAX_CHARS} characters")
 
 
 def _indent(line: str) -> int:

@@ -261,10 +261,10 @@ class AnankeServer(LanguageServer):
         }
         return outcome
 
-    def note_python_syntax(self, syntax: PythonSyntax | None, *, cut: int) -> None:
+    def note_python_syntax(self, syntax: PythonSyntax | None, *, cut: int | None) -> None:
         """Adds to the last provenance how Python syntax was held: whether the grammar was
         enforced (from which line, or why not; None: the settings ask only for the parse check),
-        and how many characters the parse check cut off."""
+        and how many characters the parse check cut off (None: the file is too large to parse)."""
         if self.last_provenance is not None:
             enforced = None if syntax is None else syntax.constraint is not None
             detail = None if syntax is None else syntax.reason

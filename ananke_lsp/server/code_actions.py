@@ -190,6 +190,9 @@ class CodeActions:
         if python != "off":
             seen = target.project.settings.completion.suffix_lines
             shown = await asyncio.to_thread(parsing_part, around, start, text, seen)
+            if shown is None:
+                log.info("the file is too large to parse: the generated code is applied unparsed")
+                shown = text
             if not shown.strip():
                 raise ValueError("nothing applied: the file would not parse with the generated code")
             text = job.finish(shown) if shown != text else text

@@ -134,7 +134,8 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
     text = outcome.result.text
     if python and text:
         shown = await asyncio.to_thread(parsing_part, source, offset, text, settings.suffix_lines)
-        ls.note_python_syntax(syntax, cut=len(text) - len(shown))
+        ls.note_python_syntax(syntax, cut=None if shown is None else len(text) - len(shown))
+        shown = text if shown is None else shown
         if shown != text:
             log.info("suggestion cut from %d to %d characters: the file would not parse", len(text), len(shown))
         text = shown
