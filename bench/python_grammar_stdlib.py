@@ -23,6 +23,7 @@ import llguidance as llg
 
 from ananke_lsp.constraints.matcher_memo import byte_matcher
 from ananke_lsp.context.python_grammar import grammar_stats, python_grammar
+from bench.stdlib_functions import functions
 
 # Not the library proper: test suites, IDLE, and what pip installed next to it.
 SKIPPED_DIRS = frozenset({"test", "tests", "idlelib", "site-packages", "dist-packages"})
@@ -85,7 +86,7 @@ def module_functions(module: str, root: Path | None = None) -> list[StdlibSnippe
     source, tree = parsed
     lines = source.split("\n")  # as ast counts lines: a form feed does not end one
     out = []
-    for name, node in _functions(tree):
+    for name, node in functions(tree, in_statements=True):
         span = _span(lines, node)
         if span is not None:
             out.append(StdlibSnippet(module, name, span[0], span[1]))
@@ -104,23 +105,6 @@ def module_statements(module: str, root: Path | None = None) -> list[StdlibSnipp
         span = _span(lines, node)
         if span is not None:
             out.append(StdlibSnippet(module, f"<module>:{node.lineno}", span[0], span[1]))
-    return out
-
-
-def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
-    out: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                out.append((prefix + child.name, child))
-                visit(child, f"{prefix}{child.name}.<locals>.")
-            elif isinstance(child, ast.ClassDef):
-                visit(child, f"{prefix}{child.name}.")
-            else:
-                visit(child, prefix)
-
-    visit(tree, "")
     return out
 
 

@@ -40,8 +40,11 @@ def _modules(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("*.py") if not p.name.startswith("_"))
 
 
-def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
-    """Every function and method with its qualified name, in source order."""
+def functions(
+    tree: ast.Module, *, in_statements: bool = False
+) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Every function and method with its qualified name, in source order; with
+    ``in_statements``, also those defined inside other statements (`if`, `try`, ...)."""
     out: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
 
     def visit(node: ast.AST, prefix: str) -> None:
@@ -51,6 +54,8 @@ def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncF
                 visit(child, f"{prefix}{child.name}.<locals>.")
             elif isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
+            elif in_statements:
+                visit(child, prefix)
 
     visit(tree, "")
     return out
@@ -107,7 +112,7 @@ def candidates(path: Path, root: Path) -> list[StdlibFunction]:
         source += "\n"
     starts = _line_starts(source)
     out = []
-    for qualname, node in _functions(tree):
+    for qualname, node in functions(tree):
         if (span := _typed_span(source, starts, node)) is not None:
             out.append(StdlibFunction(path.relative_to(root).as_posix(), qualname, source, *span))
     return out

@@ -11,7 +11,6 @@ table and writes every task's record as JSON.
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
 import json
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 from lsprotocol import types
 
+from bench.infill_scoring import _parses
 from bench.lsp_suggestions import lsp_suggester
 from bench.quality import project_toml
 from bench.results_file import write_sections
@@ -64,14 +64,6 @@ def holes(fn: StdlibFunction) -> list[Hole]:
         source = fn.source[:start] + indent + fn.source[end:]
         out.append(Hole(f"{fn.module}:{fn.qualname}/{kind}", source, start + len(indent)))
     return out
-
-
-def _parses(source: str) -> bool:
-    try:
-        ast.parse(source)
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 async def _run(pipeline: str, tasks: list[Hole], model: str, log: Path) -> list[dict[str, Any]]:
