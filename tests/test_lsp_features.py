@@ -257,7 +257,7 @@ async def test_fill_json_from_a_local_dollar_schema(client: LanguageClient, proj
 
 async def test_regenerate_replaces_the_last_generated_text(client: LanguageClient, project: Path):
     source = "def add(a: int, b: int) -> int:\n    ...\n"
-    uri = open_doc(client, project / "regen.py", source)
+    uri = open_doc(client, project / "plain" / "regen.py", source)
     [implement] = [a for a in await actions(client, uri, types.Position(line=0, character=0)) if "Implement" in a.title]
     first = (await client.code_action_resolve_async(implement)).edit.document_changes[0].edits[0]
     balanced = await command(client, "ananke.showProvenance")  # [generation] temperature = 0.0 still wins
