@@ -38,9 +38,9 @@ class PythonSyntax:
     start: int | None = None
 
 
-def python_syntax(before: str, unit: int | None = None) -> PythonSyntax:
+def python_syntax(before: str) -> PythonSyntax:
     """The syntax constraint for a suggestion inserted after ``before`` (the document up to the
-    cursor); ``unit``: the file's indentation step when known, else measured from ``before``."""
+    cursor), in the indentation step measured from ``before``."""
     lines = before.split("\n")
     starts = _statement_starts(lines)
     if not starts:
@@ -49,7 +49,7 @@ def python_syntax(before: str, unit: int | None = None) -> PythonSyntax:
     region = lines[first:]
     if any("\t" in line[: len(line) - len(line.lstrip(" \t"))] for line in region):
         return PythonSyntax(None, "tabs in the indentation: the grammar knows spaces only")
-    step = unit or _indent_unit(region)
+    step = _indent_unit(region)
     if step is None:
         return PythonSyntax(None, "mixed indentation steps above the cursor")
     error = None
