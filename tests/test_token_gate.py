@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ananke_lsp.constraints import compile_constraints
+from ananke_lsp.context.python_syntax import python_syntax
 from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.embedded import EmbeddedEngine, LoadedModel, load_model
 from ananke_lsp.engines.sampling import TokenGate
@@ -115,3 +116,23 @@ def test_temperature_sampling_draws_from_the_masked_distribution(model: LoadedMo
     assert set(counts) == {a, ab}
     for token, p in expected.items():
         assert abs(counts[token] / draws - p) < 0.04, (counts, expected)
+
+
+def test_mid_document_a_grammar_may_end_where_a_line_may_end(model: LoadedModel):
+    # After a block header the Python grammar is not complete (the body is missing), but the body
+    # is the code after the cursor: a prefixed part lets the output end where a line break may come.
+    syntax = python_syntax("def f(xs):\n    for x in xs:")
+    assert syntax.constraint is not None
+    matchers, _ = compile_constraints([syntax.constraint], model.tokenizer).matchers(model.tokenizer)  # type: ignore[arg-type]
+    line_end = model.tokenizer.tokenize_str("\n")  # type: ignore[attr-defined]
+    stop, plus = min(model.stop_ids), _token(model, "+")
+    rng = np.random.default_rng(0)
+    mid = TokenGate([m.deep_copy() for m in matchers], model.n_vocab, model.stop_ids, line_end, frozenset({0}))
+    assert mid.next_token(_logits(model, {stop: 9.0, plus: 1.0}), 0.0, 1.0, rng) == stop
+    whole = TokenGate([m.deep_copy() for m in matchers], model.n_vocab, model.stop_ids)
+    assert whole.next_token(_logits(model, {stop: 9.0, plus: 1.0}), 0.0, 1.0, rng) != stop
+    # mid-expression no line break may come: the end is refused there too
+    syntax = python_syntax("def f(xs):\n    return xs +")
+    matchers, _ = compile_constraints([syntax.constraint], model.tokenizer).matchers(model.tokenizer)  # type: ignore[arg-type, list-item]
+    mid = TokenGate(matchers, model.n_vocab, model.stop_ids, line_end, frozenset({0}))
+    assert mid.next_token(_logits(model, {stop: 9.0, _token(model, "1"): 1.0}), 0.0, 1.0, rng) != stop

@@ -304,7 +304,11 @@ def _decode(
     import llama_cpp
 
     matchers, compile_ms = compiled.matchers(loaded.tokenizer) if compiled else ([], 0.0)  # type: ignore[arg-type]
-    gate = TokenGate(matchers, loaded.n_vocab, loaded.stop_ids) if matchers else None
+    gate = None
+    if matchers and compiled:
+        mid_document = frozenset(row for row, part in enumerate(compiled.parts) if part.prefix)
+        line_end = loaded.tokenizer.tokenize_str("\n") if mid_document else None  # type: ignore[attr-defined]
+        gate = TokenGate(matchers, loaded.n_vocab, loaded.stop_ids, line_end, mid_document)
     llm = loaded.llm
     started = time.perf_counter()
     prompt = _prompt_tokens(loaded, request)

@@ -48,8 +48,21 @@ class TokenGate:
     offers only its canonical tokens, and a model's other spelling of the same text is kept).
     With top-p < 1 the nucleus must be cut from the masked distribution: every token is masked."""
 
-    def __init__(self, matchers: list[llg.LLMatcher], n_vocab: int, stop_ids: frozenset[int]) -> None:
+    def __init__(
+        self,
+        matchers: list[llg.LLMatcher],
+        n_vocab: int,
+        stop_ids: frozenset[int],
+        line_end: list[int] | None = None,
+        mid_document: frozenset[int] = frozenset(),
+    ) -> None:
+        """``mid_document``: the rows of matchers whose text goes on after the output (a prefixed
+        part: the code after the cursor follows it); the output may end there wherever their
+        grammar accepts ``line_end`` (the tokens of a line break) next, not only where it is
+        complete: a block header above its body, say, whose body is the code below."""
         self._matchers = matchers
+        self._line_end = line_end or []
+        self._mid_document = mid_document
         self._n_vocab = n_vocab
         self._stop_ids = stop_ids
         self._stops = np.array(sorted(t for t in stop_ids if t < n_vocab), dtype=np.intp)
@@ -77,9 +90,16 @@ class TokenGate:
             self.enforce_us += (time.perf_counter() - start) * 1e6
 
     def _allows(self, token: int) -> bool:
-        if token in self._stop_ids:  # the end is allowed where the mask would allow it: all accept
-            return all(m.is_accepting() for m in self._matchers)
+        if token in self._stop_ids:  # the end is allowed where the mask would allow it
+            return self._may_end()
         return all(m.validate_tokens([token]) == 1 for m in self._matchers)
+
+    def _may_end(self) -> bool:
+        """Every matcher accepts, or, mid-document, could take a line break next."""
+        return all(
+            m.is_accepting() or (row in self._mid_document and m.validate_tokens(self._line_end) == len(self._line_end))
+            for row, m in enumerate(self._matchers)
+        )
 
     def _penalty(self) -> NDArray[np.float32] | None:
         self.masks += 1
@@ -88,9 +108,9 @@ class TokenGate:
         for row, matcher in enumerate(self._matchers):
             fill_next_token_bitmask(matcher, self._bitmask, row)
         allowed = allowed_tokens(self._bitmask, self._n_vocab)
-        # The end of text counts only where every matcher accepts, as in `_allows`. A matcher with
-        # nowhere to go (regexes of one constraint contradicting inside their one lexeme) offers
-        # the end without accepting: taking it would end with "stop" and unmet constraints.
-        if not all(m.is_accepting() for m in self._matchers):
+        # The end of text counts only where `_allows` lets it. A matcher with nowhere to go (regexes
+        # of one constraint contradicting inside their one lexeme) offers the end without
+        # accepting: taking it would end with "stop" and unmet constraints.
+        if not self._may_end():
             allowed[self._stops] = False
         return _PENALTY[allowed.view(np.uint8)] if allowed.any() else None
