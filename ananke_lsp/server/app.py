@@ -62,6 +62,11 @@ class Target:
     project: ProjectConfig
 
     @property
+    def python_syntax(self) -> str:
+        """How Python syntax is held here ([completion] python_syntax; "off" for other languages)."""
+        return self.project.settings.completion.python_syntax if self.doc.language_id == "python" else "off"
+
+    @property
     def context(self) -> PyGenerationContext:
         return PyGenerationContext(
             current_file=str(self.path) if self.path else self.uri,

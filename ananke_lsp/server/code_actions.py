@@ -72,11 +72,6 @@ class _Generated:
     finish: Callable[[str], str]
 
 
-def _python_syntax(target: Target) -> str:
-    """How Python syntax is held for ``target`` ([completion] python_syntax; "off" elsewhere)."""
-    return target.project.settings.completion.python_syntax if target.doc.language_id == "python" else "off"
-
-
 def end_of(lines: list[str], line: int) -> types.Position:
     """Start of ``line``, or the end of the text when ``line`` is past the last one."""
     if line < len(lines):
@@ -166,7 +161,7 @@ class CodeActions:
             )
         else:
             raise ValueError(f"unknown action {kind!r}")
-        python = _python_syntax(target)
+        python = target.python_syntax
         start, end = doc.offset_at_position(job.replace.start), doc.offset_at_position(job.replace.end)
         around = doc.source[:start] + doc.source[end:]  # the document without the range replaced
         if python == "enforce" and kind != "regenerate":  # a regenerated request has its constraint

@@ -108,9 +108,9 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         await asyncio.sleep(ls.debouncer.delay(uri, ls.editor.debounce_ms or settings.debounce_ms))
         if doc.version != version:  # pygls edits the document object in place
             return None  # edited while waiting, with no new request to supersede this one: stale
-    python = doc.language_id == "python" and settings.python_syntax != "off"
+    python = target.python_syntax != "off"
     syntax = None
-    if python and settings.python_syntax == "enforce":
+    if target.python_syntax == "enforce":
         syntax = await asyncio.to_thread(python_syntax, before)  # reads the statement: milliseconds
         constraints += [syntax.constraint] if syntax.constraint else []
     # deterministic unless chosen otherwise: a suggestion is the model's best guess
