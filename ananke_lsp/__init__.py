@@ -3,7 +3,7 @@
 The public Python API is the original Ananke's: import it from here."""
 
 from .api import Ananke
-from .constraints import ConstraintError
+from .errors import ConstraintError
 from .types import (
     PyConstraintIR,
     PyGenerationContext,

@@ -24,6 +24,7 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .engines.base import DEFAULT_SYSTEM
+from .errors import PromptError
 
 MAX_TEMPLATE_CHARS = 64 * 1024  # a prompt template is a few lines; more is a mistake
 # Each variable may be a whole window of code: at most this many uses in one template bound the
@@ -160,10 +161,6 @@ _REFUSED: dict[type[nodes.Node], tuple[str, str]] = {  # what is refused, and wh
     nodes.FloorDiv: ("the operator '//'", ""),
     nodes.Div: ("the operator '/'", ""),
 }
-
-
-class PromptError(ValueError):
-    """A prompt template could not be rendered; the message names the template and says why."""
 
 
 def _environment() -> ImmutableSandboxedEnvironment:

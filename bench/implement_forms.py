@@ -23,9 +23,10 @@ from ananke_lsp.constraints import ConstraintCache
 from ananke_lsp.context.brackets import comment_marker
 from ananke_lsp.context.buffer_constraints import balanced_brackets, block_start
 from ananke_lsp.editor_session import EditorSession, editor_session
-from ananke_lsp.engines.base import EngineError, EngineRequest
+from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.embedded import EmbeddedEngine
 from ananke_lsp.engines.line_stops import LineStops
+from ananke_lsp.errors import EngineError
 from ananke_lsp.generation import run
 from ananke_lsp.server.commands import PROVENANCE
 from bench.implement_tasks import ImplementTask, task_of

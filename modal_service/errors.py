@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
+from ananke_lsp.errors import AnankeError
 from ananke_lsp.wire import ErrorBody, ErrorDetail
 
 
-class ServiceError(Exception):
+class ServiceError(AnankeError):
     def __init__(
         self,
         status: int,

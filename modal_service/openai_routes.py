@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ananke_lsp.engines.base import EngineError, EngineRequest
+from ananke_lsp.engines.base import EngineRequest
+from ananke_lsp.errors import EngineError
 from ananke_lsp.openai_wire import (
     ChatChoice,
     ChatMessage,

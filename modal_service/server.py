@@ -21,8 +21,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ananke_lsp import __version__, generation
-from ananke_lsp.constraints import CompiledConstraints, ConstraintCache, ConstraintError
-from ananke_lsp.engines.base import Engine, EngineError, EngineRequest, PromptTooLongError
+from ananke_lsp.constraints import CompiledConstraints, ConstraintCache
+from ananke_lsp.engines.base import Engine, EngineRequest
+from ananke_lsp.errors import ConstraintError, EngineError, PromptTooLongError
 from ananke_lsp.selftest import self_test
 from ananke_lsp.wire import (
     API_PREFIX,

@@ -15,9 +15,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ananke_lsp.constraints import CompiledConstraints, ConstraintError
+from ananke_lsp.constraints import CompiledConstraints
 from ananke_lsp.constraints.plan import StructuredPlan, structured_plan
-from ananke_lsp.engines.base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, collect
+from ananke_lsp.engines.base import EngineHealth, EngineRequest, EngineResult, FinishReason, collect
+from ananke_lsp.errors import ConstraintError, EngineError
 
 # Messages in, prompt text out: the tokenizer's chat template.
 ChatTemplate = Callable[[list[dict[str, str]]], str]

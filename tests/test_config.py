@@ -10,8 +10,6 @@ import pytest
 
 from ananke_lsp.config import (
     DEFAULT_EXCLUDES,
-    ConfigError,
-    ConfigIssue,
     ProjectConfig,
     check,
     compile_check,
@@ -20,6 +18,7 @@ from ananke_lsp.config import (
     load_config,
 )
 from ananke_lsp.constraints import compile_constraints, validate_text
+from ananke_lsp.errors import ConfigError, ConfigIssue
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "demo-project"
 

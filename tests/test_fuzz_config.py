@@ -16,15 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ananke_lsp.config import (
-    ACTIONS,
-    ConfigError,
-    ConfigIssue,
-    ProjectConfig,
-    check,
-    compile_check,
-    load_config,
-)
+from ananke_lsp.config import ACTIONS, ProjectConfig, check, compile_check, load_config
+from ananke_lsp.errors import ConfigError, ConfigIssue
 
 FUZZ = settings(max_examples=200, deadline=None)
 

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from ananke_lsp.constraints import (
     CompiledConstraints,
-    ConstraintError,
     compile_constraints,
     constraints_hash,
     longest_valid_prefix,
     validate_text,
 )
+from ananke_lsp.errors import ConstraintError
 from ananke_lsp.types import PyConstraintIR
 
 SLOW_S = 10.0  # generous: every case here takes milliseconds; a regression to a hang fails loudly

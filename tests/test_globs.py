@@ -17,9 +17,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ananke_lsp.config import ConfigError, PrivacySettings, ProjectConfig, ProjectSettings, glob_match, load_config
+from ananke_lsp.config import PrivacySettings, ProjectConfig, ProjectSettings, glob_match, load_config
 from ananke_lsp.config.globs import MAX_GLOB_CHARS, Glob
 from ananke_lsp.config.schema import MAX_GLOBS
+from ananke_lsp.errors import ConfigError
 
 # The glob that froze the language server: `*a` eighteen times then `*b`, against 40 `a`s.
 PATHOLOGICAL = "*a" * 18 + "*b"

@@ -5,9 +5,10 @@ import pytest
 
 from ananke_lsp.constraints import ConstraintCache, compile_constraints, longest_valid_prefix, validate_text
 from ananke_lsp.constraints.closing import Closer
-from ananke_lsp.constraints.compile import ConstraintError, constraints_hash
+from ananke_lsp.constraints.compile import constraints_hash
 from ananke_lsp.constraints.plan import structured_plan
 from ananke_lsp.engines.base import EngineRequest
+from ananke_lsp.errors import ConstraintError
 from ananke_lsp.types import PyConstraintIR as C
 
 # `NAME = NUMBER;` statements: a prefix ending in `= ` leaves a number and a `;` to generate.

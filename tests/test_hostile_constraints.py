@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from ananke_lsp.constraints import ConstraintError, compile_constraints
+from ananke_lsp.constraints import compile_constraints
 from ananke_lsp.constraints.compile import MAX_CONSTRAINT_BYTES
+from ananke_lsp.errors import ConstraintError
 from ananke_lsp.types import PyConstraintIR
 
 from .lsp_client import SERVER, actions, command, open_doc, start

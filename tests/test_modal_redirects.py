@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from ananke_lsp.constraints import CompiledConstraints
-from ananke_lsp.engines.base import EngineError, EngineRequest, EngineResult
+from ananke_lsp.engines.base import EngineRequest, EngineResult
 from ananke_lsp.engines.embedded import EmbeddedEngine
 from ananke_lsp.engines.service import ServiceEngine
+from ananke_lsp.errors import EngineError
 from ananke_lsp.transport.http import MAX_REDIRECTS
 from ananke_lsp.types import PyModalConfig
 from modal_service.server import create_app

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ananke_lsp.models import MODELS, ModelError, install, model_path, verify
+from ananke_lsp.errors import ModelError
+from ananke_lsp.models import MODELS, install, model_path, verify
 from ananke_lsp.models.catalog import QWEN_05B, QWEN_15B, SMOLLM2
 from ananke_lsp.models.choose import SUGGESTION_BUDGET_MS, choose
 

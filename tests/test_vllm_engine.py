@@ -19,7 +19,8 @@ import pytest
 from ananke_lsp.constraints import compile_constraints
 from ananke_lsp.constraints.matcher_memo import byte_tokenizer
 from ananke_lsp.constraints.plan import LARK_DIRECTIVE, structured_plan
-from ananke_lsp.engines.base import DEFAULT_SYSTEM, Engine, EngineError, EngineRequest, EngineResult
+from ananke_lsp.engines.base import DEFAULT_SYSTEM, Engine, EngineRequest, EngineResult
+from ananke_lsp.errors import EngineError
 from ananke_lsp.types import PyConstraintIR
 from modal_service.vllm_engine import (
     STRUCTURED_OUTPUTS_CONFIG,

@@ -2,7 +2,6 @@
 
 from .check import check
 from .discovery import CONFIG_NAME, find_config
-from .errors import ConfigError, ConfigIssue
 from .globs import glob_match
 from .load import compile_check, load_config
 from .project import LoadedConstraint, ProjectConfig
@@ -22,8 +21,6 @@ __all__ = [
     "CONFIG_NAME",
     "DEFAULT_EXCLUDES",
     "CompletionSettings",
-    "ConfigError",
-    "ConfigIssue",
     "ConstraintSpec",
     "GenerationSettings",
     "LoadedConstraint",

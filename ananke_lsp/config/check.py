@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ConfigError, ConfigIssue
 from .discovery import CONFIG_NAME, find_config
-from .errors import ConfigError, ConfigIssue
 from .load import compile_check, load_config
 
 

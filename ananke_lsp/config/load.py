@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..constraints.compile import ConstraintError, compile_constraints
+from ..constraints.compile import compile_constraints
+from ..errors import ConfigError, ConfigIssue, ConstraintError
 from ..templates import PromptTemplates, check_template
 from ..types import PyConstraintIR
-from .errors import ConfigError, ConfigIssue
 from .positions import KeyPositions, Loc, scan_positions
 from .project import LoadedConstraint, ProjectConfig
 from .schema import (

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 import llguidance as llg
 
+from ..errors import PrefixRejected
 from .compile import ConstraintPart
 from .matcher_memo import byte_matcher
-from .prefixed import PrefixRejected, byte_after_prefix
+from .prefixed import byte_after_prefix
 
 # Closers first, then other punctuation (ends a word or a number), then the rest.
 _PUNCT = bytes(b for b in range(33, 127) if not chr(b).isalnum())

@@ -19,11 +19,12 @@ from typing import Literal, NoReturn
 
 import llguidance as llg
 
+from ..errors import ConstraintError, PrefixRejected
 from ..types import PyConstraintIR
 from .closed_objects import closed_objects
 from .deep_stack import on_deep_stack
 from .matcher_memo import MatcherMemo, byte_matcher
-from .prefixed import PrefixRejected, after_prefix
+from .prefixed import after_prefix
 
 HASH_VERSION = "ananke-constraints/2"  # 2: objects closed for generation (closed_objects)
 # Compact JSON when generating: a small model left free to emit whitespace can pad forever.
@@ -38,16 +39,6 @@ MAX_SCHEMA_DEPTH = 128
 # One constraint's schema + grammar + regexes. Bounds what reaches llguidance, whose compile
 # recursion is sized for it (deep_stack.py); the service and project files may lower it.
 MAX_CONSTRAINT_BYTES = 256 << 10
-
-
-class ConstraintError(RuntimeError):
-    """A constraint that cannot be compiled; the message names it and gives llguidance's reason."""
-
-    def __init__(self, constraint: str, kind: str, reason: str) -> None:
-        self.constraint = constraint
-        self.kind = kind
-        self.reason = reason
-        super().__init__(f"constraint '{constraint}' ({kind}) does not compile: {reason}")
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,13 @@ import threading
 import llguidance as llg
 from cachetools import LRUCache
 
+from ..errors import PrefixRejected
 from .matcher_memo import byte_matcher
 
 # Grammars (with their tokenizer) whose reads are kept, and reads kept per grammar: several open
 # files, each edited at a few places.
 _GRAMMARS = 16
 _READS_PER_GRAMMAR = 4
-
-
-class PrefixRejected(ValueError):
-    """The grammar does not admit the prefix; ``line`` and ``column`` (1-based) say where."""
-
-    def __init__(self, line: int, column: int) -> None:
-        self.line, self.column = line, column
-        super().__init__(f"rejected at line {line}, column {column} of the prefix")
 
 
 _reads: LRUCache[tuple[object, str], list[tuple[str, llg.LLMatcher]]] = LRUCache(maxsize=_GRAMMARS)

@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..constraints.compile import prefixed_lark
-from ..constraints.prefixed import PrefixRejected, byte_after_prefix
+from ..constraints.prefixed import byte_after_prefix
+from ..errors import PrefixRejected
 from ..types import PyConstraintIR
 from .python_grammar import python_grammar
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..constraints import CompiledConstraints
+from ..errors import EngineError
 from ..types import PyConstraintIR, PyGenerationContext
 from .fim import ContextFile
 from .line_stops import LineStops
@@ -102,14 +103,6 @@ class EngineHealth(BaseModel):
     model: str
     detail: str = ""
     tokens_decoded: int | None = None  # lifetime count, where the engine can tell (shows that work stops)
-
-
-class EngineError(RuntimeError):
-    """A generation that could not run; the message says why and what to do."""
-
-
-class PromptTooLongError(EngineError):
-    """The prompt does not fit the model's context: the request, not the engine, is at fault."""
 
 
 @runtime_checkable

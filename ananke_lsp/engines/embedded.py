@@ -25,7 +25,8 @@ import numpy as np
 
 from ..constraints import CompiledConstraints
 from ..constraints.closing import Closer
-from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, PromptTooLongError, collect
+from ..errors import EngineError, PromptTooLongError
+from .base import EngineHealth, EngineRequest, EngineResult, FinishReason, collect
 from .fim import FimTokens, fim_prompt, fim_tokens
 from .line_stops import finished, line_cut, settled
 from .model_files import resolve_model_path, why_this_model

@@ -10,7 +10,8 @@ import functools
 import os
 from pathlib import Path
 
-from ..models import AUTO, MODELS, AutoChoice, ModelError, model_path, pinned, verify
+from ..errors import ModelError
+from ..models import AUTO, MODELS, AutoChoice, model_path, pinned, verify
 from ..models.choose import choose
 from .calibrate import measure_suggestion_ms
 

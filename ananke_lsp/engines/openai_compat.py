@@ -13,9 +13,10 @@ from pydantic import ValidationError
 
 from ..constraints import CompiledConstraints
 from ..constraints.plan import structured_plan
-from ..transport.http import HttpError, RetryingClient, advice, error_text
+from ..errors import EngineError, HttpError
+from ..transport.http import RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
-from .base import EngineError, EngineHealth, EngineRequest, EngineResult, FinishReason, collect
+from .base import EngineHealth, EngineRequest, EngineResult, FinishReason, collect
 
 
 def completion_payload(request: EngineRequest, model: str, compiled: CompiledConstraints | None, stream: bool) -> dict:

@@ -10,11 +10,12 @@ import httpx
 from pydantic import ValidationError
 
 from ..constraints import CompiledConstraints
-from ..transport.http import HttpError, RetryingClient, advice, error_text
+from ..errors import EngineError, HttpError
+from ..transport.http import RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
 from ..types import PyModalConfig
 from ..wire import API_PREFIX, ErrorBody, GenerateRequest, GenerateResponse, HealthResponse
-from .base import EngineError, EngineHealth, EngineRequest, EngineResult
+from .base import EngineHealth, EngineRequest, EngineResult
 
 
 def _result(body: GenerateResponse) -> EngineResult:

@@ -2,14 +2,13 @@
 
 from .catalog import AUTO, MODELS, PinnedModel
 from .choose import SUGGESTION_BUDGET_MS, AutoChoice
-from .store import ModelError, cache_dir, install, is_installed, model_path, pinned, verify
+from .store import cache_dir, install, is_installed, model_path, pinned, verify
 
 __all__ = [
     "AUTO",
     "MODELS",
     "SUGGESTION_BUDGET_MS",
     "AutoChoice",
-    "ModelError",
     "PinnedModel",
     "cache_dir",
     "install",

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..errors import ModelError
 from .catalog import AUTO_CANDIDATES, PinnedModel
-from .store import ModelError, cache_dir, install_hint, is_installed
+from .store import cache_dir, install_hint, is_installed
 
 # A typical inline suggestion must arrive within this; a larger model that cannot is passed over.
 SUGGESTION_BUDGET_MS = 800.0

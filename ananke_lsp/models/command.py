@@ -6,8 +6,9 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from ..errors import ModelError
 from .catalog import MODELS, PinnedModel
-from .store import ModelError, Progress, install, is_installed, model_path, pinned, verify
+from .store import Progress, install, is_installed, model_path, pinned, verify
 
 MB = 1_000_000
 

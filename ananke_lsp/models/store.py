@@ -18,14 +18,11 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..errors import ModelError
 from .catalog import MODELS, PinnedModel
 
 _CHUNK = 1 << 20
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
-
-
-class ModelError(RuntimeError):
-    """A model that is missing, unknown or fails verification; the message says what to do."""
 
 
 def cache_dir() -> Path:

@@ -21,7 +21,8 @@ from .. import __version__, generation, profiles
 from ..config import ProjectConfig
 from ..constraints import ConstraintCache
 from ..context.python_syntax import PythonSyntax
-from ..engines.base import Engine, EngineError, EngineRequest
+from ..engines.base import Engine, EngineRequest
+from ..errors import EngineError, Excluded
 from ..types import DEFAULT_MODEL, PyGenerationContext, PyModalConfig
 from . import transport
 from .logs import EngineFailures
@@ -31,10 +32,6 @@ from .settings import EditorSettings, EngineChoice, choose_engine
 from .typing_state import Debouncer, SuggestionCache
 
 log = logging.getLogger("ananke_lsp.server")
-
-
-class Excluded(Exception):
-    """The file matches a privacy rule: nothing from it may be sent to any engine."""
 
 
 def _named_path(uri: str) -> PurePosixPath | None:

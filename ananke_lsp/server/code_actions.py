@@ -23,7 +23,8 @@ from ..constraints import validate_text
 from ..context.python_parse import parsing_part
 from ..context.python_syntax import python_syntax
 from ..engines.base import EngineRequest
-from .app import AnankeServer, Excluded, Target
+from ..errors import Excluded, NothingApplied, RequestRefused, StaleBuffer
+from .app import AnankeServer, Target
 
 log = logging.getLogger("ananke_lsp.server")
 COMMAND = "ananke.applyAction"
@@ -34,10 +35,6 @@ ACTIONS = {
     "from_comment": "generate",
     "fill_json": "fill_json",
 }
-
-
-class StaleBuffer(Exception):
-    """The document changed after the action was offered or while the text was generated."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +157,7 @@ class CodeActions:
                 job, request=job.request.model_copy(update=sampling.fields()), profile=sampling.profile
             )
         else:
-            raise ValueError(f"unknown action {kind!r}")
+            raise RequestRefused(f"unknown action {kind!r}")
         python = target.python_syntax
         start, end = doc.offset_at_position(job.replace.start), doc.offset_at_position(job.replace.end)
         around = doc.source[:start] + doc.source[end:]  # the document without the range replaced
@@ -174,9 +171,9 @@ class CodeActions:
         outcome = await self._with_progress(target, job)
         text = outcome.result.text
         if not outcome.validation.all_satisfied:
-            raise ValueError(f"nothing applied: constraints not met: {outcome.validation.errors}")
+            raise NothingApplied(f"nothing applied: constraints not met: {outcome.validation.errors}")
         if not text.strip():
-            raise ValueError("nothing applied: the model produced only whitespace")
+            raise NothingApplied("nothing applied: the model produced only whitespace")
         if self.ls.workspace.get_text_document(uri).version != doc.version:
             raise StaleBuffer("the file was edited while generating; try again")
         finished = job.finish(text)
@@ -189,7 +186,7 @@ class CodeActions:
                 log.info("the file is too large to parse: the generated code is applied unparsed")
                 shown = text
             if not shown.strip():
-                raise ValueError("nothing applied: the file would not parse with the generated code")
+                raise NothingApplied("nothing applied: the file would not parse with the generated code")
             text = job.finish(shown) if shown != text else text
         self.generated[uri] = _Generated(job.request, job.replace.start, text, job.finish)
         return types.TextDocumentEdit(
@@ -241,7 +238,7 @@ class CodeActions:
             action = _action_data(data)  # checked here: pygls calls with no arguments when the client sends none
             try:
                 edit = await self.edit(*action)
-            except (StaleBuffer, Excluded, ValueError) as exc:
+            except (RequestRefused, ValueError) as exc:  # ValueError: arguments the action cannot use
                 server.tell(types.MessageType.Warning, str(exc))
                 return False
             result = await server.workspace_apply_edit_async(

@@ -9,7 +9,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ..config import ProjectConfig
-from ..engines.base import EngineError
+from ..errors import EngineError
 from ..selftest import self_test
 from .app import AnankeServer
 

@@ -14,7 +14,8 @@ from ..context.python_parse import parsing_part
 from ..context.python_syntax import python_syntax
 from ..engines.base import MAX_CONTEXT_FILES, EngineRequest
 from ..engines.fim import ContextFile
-from .app import AnankeServer, Excluded, Target
+from ..errors import Excluded
+from .app import AnankeServer, Target
 from .prompts import render
 
 log = logging.getLogger("ananke_lsp.server")

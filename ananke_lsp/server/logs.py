@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
-from ..engines.base import EngineError
+from ..errors import EngineError
 
 log = logging.getLogger("ananke_lsp.server")
 _LEVELS = {

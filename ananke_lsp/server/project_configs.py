@@ -10,7 +10,8 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from ..config import ConfigError, ConfigIssue, ProjectConfig, compile_check, find_config, load_config
+from ..config import ProjectConfig, compile_check, find_config, load_config
+from ..errors import ConfigError, ConfigIssue
 
 log = logging.getLogger("ananke_lsp.server")
 Publish = Callable[[Path, list[types.Diagnostic]], None]

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 from lsprotocol import types
 from pygls.io_ import StdoutWriter
 
+from ..errors import FrameError
+
 if TYPE_CHECKING:
     from .app import AnankeServer
 
@@ -39,10 +41,6 @@ _MAX_DIGITS = 12  # already over the limit; and int() refuses a number of over 4
 
 
 Reader = Callable[[int], Awaitable[bytes]]
-
-
-class FrameError(Exception):
-    """A frame that cannot be read; the reader resumes at the next header."""
 
 
 def _content_length(header: bytes) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..engines.base import EngineError
+from ..errors import EngineError, HttpError
 from .retry import TRANSIENT_ERRORS, TRANSIENT_STATUS, RetryPolicy, retry_after_seconds
 
 log = logging.getLogger("ananke_lsp.transport")
@@ -23,12 +23,6 @@ REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 # waits up to 150 s; its docs count on the 20 redirects browsers follow. The timeout bounds the
 # chain as a whole; this bounds a server that redirects at once, in a loop.
 MAX_REDIRECTS = 20
-
-
-class HttpError(EngineError):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def error_text(raw: bytes) -> str:
