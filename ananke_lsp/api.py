@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 from . import generation, profiles
 from .constraints import ConstraintCache
 from .engines.base import Engine, EngineRequest
+from .environment import ApiEnvironment, from_environment
+from .errors import EngineError, SettingsError
 from .types import (
     DEFAULT_MODEL,
     PyConstraintIR,
@@ -43,7 +44,7 @@ class Ananke:
                 max_retries=max_retries,
             )
         except ValueError as exc:
-            raise RuntimeError(f"invalid Ananke configuration: {exc}") from None
+            raise SettingsError(f"invalid Ananke configuration: {exc}") from None
         from .engines.service import ServiceEngine
 
         self._setup(ServiceEngine(self.config), enable_cache, cache_size)
@@ -75,20 +76,15 @@ class Ananke:
     def from_env(cls, **overrides: Any) -> Ananke:
         """``MODAL_ENDPOINT`` (required), ``MODAL_API_KEY``, ``MODAL_MODEL``, ``ANANKE_CACHE_SIZE``;
         keyword arguments override them."""
+        env = from_environment(ApiEnvironment)
+        cache = {} if env.cache_size is None else {"cache_size": env.cache_size}
         settings: dict[str, Any] = {
-            "modal_endpoint": os.environ.get("MODAL_ENDPOINT"),
-            "modal_api_key": os.environ.get("MODAL_API_KEY") or None,
-            "model": os.environ.get("MODAL_MODEL") or DEFAULT_MODEL,
+            "modal_api_key": env.api_key,
+            "model": env.model or DEFAULT_MODEL,
+            **cache,
+            **overrides,
         }
-        size = os.environ.get("ANANKE_CACHE_SIZE")
-        if size:
-            try:
-                settings["cache_size"] = int(size)
-            except ValueError:
-                raise RuntimeError(f"ANANKE_CACHE_SIZE must be an integer, got {size!r}") from None
-        settings.update(overrides)
-        if not settings["modal_endpoint"]:
-            raise RuntimeError("MODAL_ENDPOINT is not set: export MODAL_ENDPOINT=https://your-app.modal.run")
+        settings["modal_endpoint"] = settings.get("modal_endpoint") or env.require_endpoint()
         return cls(**settings)
 
     async def generate(
@@ -111,8 +107,8 @@ class Ananke:
             outcome = await generation.run(self.engine, self._cache, engine_request, max_repairs=max_repairs)
         except (RuntimeError, TimeoutError):
             raise  # already say what went wrong (ConstraintError, EngineError, timeouts)
-        except Exception as exc:
-            raise RuntimeError(f"generation failed: {exc}") from exc
+        except Exception as exc:  # the seed's API promises a RuntimeError for any other failure
+            raise EngineError(f"generation failed: {exc}") from exc
         return PyGenerationResponse(
             code=outcome.result.text,
             provenance=outcome.provenance(request.prompt).model_copy(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .environment import ServiceEnvironment, from_environment
+from .errors import SettingsError
 from .profiles import ProfileName
 
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -164,14 +165,8 @@ class PyModalConfig(_SeedModel):
     @classmethod
     def from_env(cls) -> PyModalConfig:
         """Read ``MODAL_ENDPOINT`` (required), ``MODAL_API_KEY`` and ``MODAL_MODEL``."""
-        endpoint = os.environ.get("MODAL_ENDPOINT")
-        if not endpoint:
-            raise RuntimeError("MODAL_ENDPOINT is not set: export MODAL_ENDPOINT=https://your-app.modal.run")
+        env = from_environment(ServiceEnvironment)
         try:
-            return cls(
-                endpoint_url=endpoint,
-                api_key=os.environ.get("MODAL_API_KEY") or None,
-                model=os.environ.get("MODAL_MODEL") or DEFAULT_MODEL,
-            )
-        except ValueError as exc:
-            raise RuntimeError(f"invalid MODAL_ENDPOINT: {exc}") from None
+            return cls(endpoint_url=env.require_endpoint(), api_key=env.api_key, model=env.model or DEFAULT_MODEL)
+        except ValidationError as exc:
+            raise SettingsError(f"invalid MODAL_ENDPOINT: {exc}") from None

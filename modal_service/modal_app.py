@@ -5,18 +5,18 @@ Deploy: `ANANKE_GPU=H100 ANANKE_MODEL=Qwen/Qwen2.5-Coder-7B-Instruct modal deplo
 copied into the container's environment so that the container, which imports this module again,
 sees the same settings (and serves the same model) as the deploy did.
 
-Importing this module needs only `modal` and `pydantic`: vLLM and the service are imported inside
-the web function, in the container."""
+Importing this module needs `modal` and `ananke_lsp` (whose `environment` reads the settings), not
+vLLM: vLLM and the service are imported inside the web function, in the container."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import modal
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from ananke_lsp.environment import from_environment
 from modal_service import versions
 
 
@@ -61,55 +61,38 @@ IMAGE_ENV: dict[str, str] = {
 class DeploySettings(BaseModel):
     """What `modal deploy` builds, from ``ANANKE_*`` environment variables."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # by alias from the environment (ananke_lsp.environment), by name in code
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    gpu: str = Field(default="H100", min_length=1)  # a Modal GPU spec: "H100", "A100-80GB", "H100:2"
-    model: str = Field(default="Qwen/Qwen2.5-Coder-7B-Instruct", min_length=1)
-    scaledown_secs: int = Field(default=300, ge=2, le=3600)  # Modal's limits for scaledown_window
-    min_containers: int = Field(default=0, ge=0)
-    max_inputs: int = Field(default=32, ge=1)  # concurrent requests per container (vLLM batches them)
-    proxy_auth: bool = False  # also require Modal-Key / Modal-Secret headers (Modal's proxy auth)
-    timeout_secs: int = Field(default=600, ge=10, le=86400)  # one request, start to end of its stream
-    max_model_len: int | None = Field(default=None, ge=256)
-    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
+    # a Modal GPU spec: "H100", "A100-80GB", "H100:2"
+    gpu: str = Field(default="H100", min_length=1, alias="ANANKE_GPU")
+    model: str = Field(default="Qwen/Qwen2.5-Coder-7B-Instruct", min_length=1, alias="ANANKE_MODEL")
+    # Modal's limits for scaledown_window
+    scaledown_secs: int = Field(default=300, ge=2, le=3600, alias="ANANKE_SCALEDOWN_SECS")
+    min_containers: int = Field(default=0, ge=0, alias="ANANKE_MIN_CONTAINERS")
+    # concurrent requests per container (vLLM batches them)
+    max_inputs: int = Field(default=32, ge=1, alias="ANANKE_MAX_INPUTS")
+    # also require Modal-Key / Modal-Secret headers (Modal's proxy auth)
+    proxy_auth: bool = Field(default=False, alias="ANANKE_PROXY_AUTH")
+    # one request, start to end of its stream
+    timeout_secs: int = Field(default=600, ge=10, le=86400, alias="ANANKE_TIMEOUT_SECS")
+    max_model_len: int | None = Field(default=None, ge=256, alias="ANANKE_MAX_MODEL_LEN")
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0, alias="ANANKE_GPU_MEMORY_UTILIZATION")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DeploySettings:
-        env = os.environ if env is None else env
-        values = {field: env[var] for field, var in _ENV_VARS.items() if env.get(var, "").strip()}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            names = ", ".join(_ENV_VARS[str(e["loc"][0])] for e in exc.errors() if e["loc"])
-            raise ValueError(f"invalid deploy settings ({names}): {exc}") from None
+        return from_environment(cls, env)
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that reproduce these settings (empty ones left out)."""
-        env: dict[str, str] = {}
-        for field, var in _ENV_VARS.items():
-            value = getattr(self, field)
-            if value is not None:
-                env[var] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-        return env
+        values = self.model_dump(by_alias=True, exclude_none=True)
+        return {var: ("1" if v else "0") if isinstance(v, bool) else str(v) for var, v in values.items()}
 
     @property
     def gpu_count(self) -> int:
         """GPUs per container ("H100:2" → 2): vLLM shards the model over all of them."""
         _, _, count = self.gpu.partition(":")
         return int(count) if count.isdigit() else 1
-
-
-_ENV_VARS: dict[str, str] = {
-    "gpu": "ANANKE_GPU",
-    "model": "ANANKE_MODEL",
-    "scaledown_secs": "ANANKE_SCALEDOWN_SECS",
-    "min_containers": "ANANKE_MIN_CONTAINERS",
-    "max_inputs": "ANANKE_MAX_INPUTS",
-    "proxy_auth": "ANANKE_PROXY_AUTH",
-    "timeout_secs": "ANANKE_TIMEOUT_SECS",
-    "max_model_len": "ANANKE_MAX_MODEL_LEN",
-    "gpu_memory_utilization": "ANANKE_GPU_MEMORY_UTILIZATION",
-}
 
 
 def build_image() -> modal.Image:

@@ -18,6 +18,7 @@ from typing import Any
 import modal
 import pytest
 
+from ananke_lsp.errors import SettingsError
 from modal_service import versions
 from modal_service.modal_app import (
     APP_NAME,
@@ -108,7 +109,7 @@ def test_settings_from_env() -> None:
     [("ANANKE_MAX_INPUTS", "many"), ("ANANKE_SCALEDOWN_SECS", "1"), ("ANANKE_MIN_CONTAINERS", "-1")],
 )
 def test_bad_settings_name_the_variable(var: str, value: str) -> None:
-    with pytest.raises(ValueError, match=var):
+    with pytest.raises(SettingsError, match=var):
         DeploySettings.from_env({var: value})
 
 

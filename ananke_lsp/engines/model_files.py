@@ -7,9 +7,9 @@ GGUF the user chose. Pinned files are verified against their hash before every f
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
+from ..environment import ModelEnvironment, from_environment
 from ..errors import ModelError
 from ..models import AUTO, MODELS, AutoChoice, model_path, pinned, verify
 from ..models.choose import choose
@@ -24,6 +24,10 @@ def _runtime() -> str:
     return f"llama-cpp-python {llama_cpp.__version__}"
 
 
+def _user_default() -> str | None:
+    return from_environment(ModelEnvironment).model
+
+
 @functools.cache
 def auto_choice() -> AutoChoice:
     """What ``auto`` means on this machine (measured once, then remembered on disk)."""
@@ -34,7 +38,7 @@ def model_name(model: str | None) -> str:
     """The pinned name a setting stands for, or the path's stem for a file of the user's own.
     No setting means ``$ANANKE_MODEL`` (the user's own default), else ``auto``."""
     if not model or model == "default":
-        model = os.environ.get("ANANKE_MODEL") or AUTO
+        model = _user_default() or AUTO
     if model == AUTO:
         return auto_choice().model
     return model if model in MODELS else Path(model).stem
@@ -44,7 +48,7 @@ def why_this_model(model: str | None) -> str:
     """Where the model setting came from, for health checks and ``ananke models``."""
     if model and model not in (AUTO, "default"):
         return f"model {model!r} as set"
-    if (env := os.environ.get("ANANKE_MODEL")) and env != AUTO:
+    if (env := _user_default()) and env != AUTO:
         return f"model {env!r} from ANANKE_MODEL"
     choice = auto_choice()
     return f"auto chose {choice.model}: {choice.reason}"
@@ -55,7 +59,7 @@ def resolve_model_path(model: str | None) -> Path:
     name = model_name(model)
     if name in MODELS:
         return _verified(name)
-    path = Path(model or os.environ.get("ANANKE_MODEL", "")).expanduser()
+    path = Path(model or _user_default() or "").expanduser()
     if not path.is_file():
         known = ", ".join(MODELS)
         raise ModelError(f"model {model!r} is neither a known model ({known}) nor a .gguf file that exists")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
 import httpx
 from pydantic import ValidationError
 
 from ..constraints import CompiledConstraints
+from ..environment import ServiceEnvironment, from_environment
 from ..errors import EngineError, HttpError
 from ..transport.http import RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
@@ -45,14 +45,6 @@ async def _error(http: RetryingClient, response: httpx.Response) -> EngineError:
     return HttpError(status, f"generation service error {status}: {detail}")
 
 
-def modal_proxy_headers(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Modal proxy auth (a deployment with `ANANKE_PROXY_AUTH=1`): `MODAL_PROXY_KEY` and
-    `MODAL_PROXY_SECRET` from the environment become the `Modal-Key` / `Modal-Secret` headers."""
-    env = os.environ if env is None else env
-    key, secret = env.get("MODAL_PROXY_KEY"), env.get("MODAL_PROXY_SECRET")
-    return {"Modal-Key": key, "Modal-Secret": secret} if key and secret else {}
-
-
 class ServiceEngine:
     """Speaks `POST /v1/generate` (JSON or server-sent events) and `GET /v1/health`.
     The service picks the model; results say which one answered."""
@@ -66,7 +58,7 @@ class ServiceEngine:
             api_key=config.api_key,
             timeout_secs=config.timeout_secs,
             policy=policy or RetryPolicy(max_retries=config.max_retries),
-            headers=modal_proxy_headers(),
+            headers=from_environment(ServiceEnvironment).proxy_headers,
         )
 
     @property

@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..environment import ModelEnvironment, from_environment
 from ..errors import ModelError
 from .catalog import MODELS, PinnedModel
 
@@ -27,11 +28,7 @@ Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 
 def cache_dir() -> Path:
     """``$ANANKE_MODEL_CACHE``, else ``~/.cache/ananke-lsp/models`` (``$XDG_CACHE_HOME`` honoured)."""
-    explicit = os.environ.get("ANANKE_MODEL_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "ananke-lsp" / "models"
+    return from_environment(ModelEnvironment).cache_dir
 
 
 def model_path(model: PinnedModel) -> Path:

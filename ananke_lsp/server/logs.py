@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable
 
 from lsprotocol import types
@@ -24,7 +23,7 @@ _LEVELS = {
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces known secret values (`MODAL_API_KEY`, the editor's api key) in every record."""
+    """Replaces known secret values (the environment's, the editor's api keys) in every record."""
 
     def __init__(self, secrets: Callable[[], list[str]]) -> None:
         super().__init__()
@@ -63,10 +62,6 @@ def configure(server: LanguageServer, level: str, secrets: Callable[[], list[str
         )
         root.addHandler(handler)
     root.propagate = False
-
-
-def env_secrets() -> list[str]:
-    return [os.environ.get("MODAL_API_KEY", ""), os.environ.get("ANANKE_SERVICE_TOKEN", "")]
 
 
 class EngineFailures:

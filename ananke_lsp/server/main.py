@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import environment
 from . import commands, completion, lifecycle, logs
 from .app import AnankeServer
 from .code_actions import CodeActions
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     server = build_server()
-    logs.configure(server, args.log_level, lambda: [*logs.env_secrets(), *server.editor.secrets()])
+    logs.configure(server, args.log_level, lambda: [*environment.secrets(), *server.editor.secrets()])
     if args.tcp:
         server.start_tcp(*args.tcp)
     else:

@@ -3,7 +3,6 @@ which engine serves a project: the user decides where code may be sent, never a 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ..config import ProjectConfig
+from ..environment import ServiceEnvironment, from_environment
 from ..profiles import ProfileName
 
 EngineKind = Literal["embedded", "service", "openai"]
@@ -58,7 +58,7 @@ def _normalized(url: str) -> str:
     return url.rstrip("/").lower()
 
 
-def _key_for(endpoint: str, user_endpoint: str | None, editor: EditorSettings, env: Mapping[str, str]) -> str | None:
+def _key_for(endpoint: str, user_endpoint: str | None, editor: EditorSettings, env: ServiceEnvironment) -> str | None:
     """A key goes only where the user sent it: `apiKey` (or `MODAL_API_KEY`) to the endpoint the
     user chose, an `apiKeys` entry to its own URL. A trusted project endpoint is trusted with the
     code, not with the user's key for another server."""
@@ -66,7 +66,7 @@ def _key_for(endpoint: str, user_endpoint: str | None, editor: EditorSettings, e
     if _normalized(endpoint) in keys:
         return keys[_normalized(endpoint)]
     if endpoint == user_endpoint:
-        return editor.api_key or env.get("MODAL_API_KEY") or None
+        return editor.api_key or env.api_key
     return None
 
 
@@ -74,11 +74,10 @@ def choose_engine(project: ProjectConfig, editor: EditorSettings, env: Mapping[s
     """The user's own settings (editor, then environment) win; a project's `[service].endpoint` is
     used only when the user lists it as trusted, so opening an untrusted repository never sends
     its code to a server that repository chose."""
-    env = os.environ if env is None else env
+    environment = from_environment(ServiceEnvironment, env)
     service = project.settings.service
-    trusted = {_normalized(u) for u in editor.trusted_endpoints}
-    trusted |= {_normalized(u) for u in env.get("ANANKE_TRUSTED_ENDPOINTS", "").split(",") if u.strip()}
-    user_endpoint = editor.endpoint or env.get("MODAL_ENDPOINT") or None
+    trusted = {_normalized(u) for u in [*editor.trusted_endpoints, *environment.trusted_endpoints]}
+    user_endpoint = editor.endpoint or environment.endpoint
     if editor.engine == "embedded":
         return EngineChoice("embedded", model=editor.model or project.local_model)
     endpoint, refused = user_endpoint, None
@@ -91,5 +90,5 @@ def choose_engine(project: ProjectConfig, editor: EditorSettings, env: Mapping[s
         return EngineChoice("embedded", model=editor.model or project.local_model, refused_endpoint=refused)
     kind: EngineKind = "openai" if editor.engine == "openai" else "service"
     model = editor.model or (service.model if service.model != "default" else None)
-    api_key = _key_for(endpoint, user_endpoint, editor, env)
+    api_key = _key_for(endpoint, user_endpoint, editor, environment)
     return EngineChoice(kind, endpoint, model, api_key, service.timeout_secs, service.max_retries)
