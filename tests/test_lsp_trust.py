@@ -16,53 +16,20 @@ from pytest_lsp import LanguageClient
 from ananke_lsp.config import ProjectConfig, ProjectSettings, ServiceSettings
 from ananke_lsp.engines.embedded import EmbeddedEngine
 from ananke_lsp.server.settings import EditorSettings, choose_engine
-from modal_service.server import create_app
 
-from .lsp_client import SERVER, actions, command, end_position, inline, open_doc, start
-from .raw_lsp import RawLspClient
-from .servers import serve_in_thread, wait_healthy
-from .test_fuzz_service import InstantEngine
+from .fake_engines import CannedEngine
+from .lsp_client import SERVER, RawLspClient, actions, command, end_position, inline, open_doc, session
+from .recording_service import recorded_service
 
 SECRET = "hunter2-DO-NOT-SEND-7731"
 # ends where the fake engines' answer, `value`, completes a line that parses
 CODE = "import math\n\n\ndef area(r: float) -> float:\n    return math.pi * r * r\n\n\ntotal = area(1) + "
 
 
-class Recorder:
-    """Passes every request to the real app, keeping what reached it."""
-
-    def __init__(self, app: object) -> None:
-        self.app = app
-        self.bodies: list[bytes] = []
-        self.authorizations: list[str | None] = []
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or not scope["path"].endswith(("/generate", "/completions")):
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        self.bodies.append(b"".join(chunks))
-        authorization = dict(scope["headers"]).get(b"authorization")
-        self.authorizations.append(authorization.decode() if authorization else None)
-        replayed = iter([{"type": "http.request", "body": self.bodies[-1], "more_body": False}])
-
-        async def replay():
-            return next(replayed, None) or await receive()
-
-        await self.app(scope, replay, send)
-
-
 @pytest.fixture(scope="module")
 def remote():
-    recorder = Recorder(create_app(EmbeddedEngine()))
-    with serve_in_thread(recorder) as url:
-        wait_healthy(url)
-        yield recorder, url
+    with recorded_service(EmbeddedEngine()) as remote:
+        yield remote
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +42,15 @@ def project(tmp_path_factory: pytest.TempPathFactory, remote) -> Path:
 
 @pytest_lsp.fixture(config=SERVER)
 async def untrusting(lsp_client: LanguageClient, project: Path):
-    await start(lsp_client, project)
-    yield
-    await lsp_client.shutdown_session()
+    async with session(lsp_client, project):
+        yield
 
 
 @pytest_lsp.fixture(config=SERVER)
 async def trusting(lsp_client: LanguageClient, project: Path, remote):
     _, url = remote
-    await start(lsp_client, project, {"trustedEndpoints": [url]})
-    yield
-    await lsp_client.shutdown_session()
+    async with session(lsp_client, project, {"trustedEndpoints": [url]}):
+        yield
 
 
 async def test_an_endpoint_named_only_by_the_project_is_not_contacted(untrusting: LanguageClient, project, remote):
@@ -144,9 +109,7 @@ PROJECT_KEY = "key-for-the-project-endpoint-9034"
     ids=["trusted project endpoint, global key", "trusted project endpoint, its own key", "the user's endpoint"],
 )
 async def test_a_key_reaches_only_the_endpoint_it_was_set_for(tmp_path: Path, options: dict, sent: str | None):
-    recorder = Recorder(create_app(InstantEngine()))
-    with serve_in_thread(recorder) as url:
-        wait_healthy(url)
+    with recorded_service(CannedEngine()) as (recorder, url):
         (tmp_path / ".ananke.toml").write_text(f'[service]\nendpoint = "{url}"\n')
         options = json.loads(json.dumps(options).replace("URL", url))
         client = await RawLspClient.start(tmp_path, options)
@@ -169,6 +132,8 @@ def test_the_environment_key_goes_only_to_the_environment_endpoint(tmp_path: Pat
     project = ProjectConfig(ProjectSettings(service=ServiceSettings(endpoint=project_endpoint)), tmp_path)
     editor = EditorSettings(trusted_endpoints=[project_endpoint])
     trusted = choose_engine(project, editor, {"MODAL_API_KEY": GLOBAL_KEY})
-    assert (trusted.endpoint, trusted.api_key) == (project_endpoint, None)
+    assert trusted.connection is not None
+    assert (trusted.connection.endpoint_url, trusted.connection.api_key) == (project_endpoint, None)
     mine = choose_engine(project, editor, {"MODAL_API_KEY": GLOBAL_KEY, "MODAL_ENDPOINT": "http://mine.example"})
-    assert (mine.endpoint, mine.api_key) == ("http://mine.example", GLOBAL_KEY)
+    assert mine.connection is not None
+    assert (mine.connection.endpoint_url, mine.connection.api_key) == ("http://mine.example", GLOBAL_KEY)

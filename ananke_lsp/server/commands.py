@@ -12,6 +12,7 @@ from ..config import ProjectConfig
 from ..errors import EngineError
 from ..selftest import self_test
 from .app import AnankeServer
+from .targets import path_of, workspace_root_of
 
 HEALTH = "ananke.healthCheck"
 CLEAR_CACHE = "ananke.clearCache"
@@ -24,8 +25,12 @@ def _project_for(ls: AnankeServer, uri: object) -> ProjectConfig:
     """The configuration of ``uri``'s project, or of the workspace when no file is named."""
     if uri is not None and not isinstance(uri, str):  # the arguments are whatever the client sent
         raise JsonRpcInvalidParams(f"the argument must be a document URI (a string), not {type(uri).__name__}")
-    path = ls.path_of(uri) if uri else None
-    root = ls.workspace_root_of(path) if path else (Path(ls.workspace.root_path) if ls.workspace.root_path else None)
+    path = path_of(uri) if uri else None
+    root = (
+        workspace_root_of(ls.workspace, path)
+        if path
+        else (Path(ls.workspace.root_path) if ls.workspace.root_path else None)
+    )
     return ls.configs.for_file(path, root)
 
 
@@ -75,6 +80,7 @@ def register(ls: AnankeServer) -> None:
     def provenance(server: AnankeServer) -> dict[str, object] | None:
         if server.last_provenance is None:
             server.tell(types.MessageType.Info, "nothing generated yet")
-        else:
-            server.tell(types.MessageType.Info, json.dumps(server.last_provenance))
-        return server.last_provenance
+            return None
+        report = server.last_provenance.report()
+        server.tell(types.MessageType.Info, json.dumps(report))
+        return report

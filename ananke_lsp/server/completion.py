@@ -71,7 +71,7 @@ def _still_valid(ls: AnankeServer, constraints: list, text: str) -> bool:
 
 async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: str, *, invoked: bool) -> str | None:
     """Constrained text to insert at ``position``, or None (excluded, disabled, nothing valid)."""
-    ls.supersede(uri)
+    ls.in_flight.supersede(uri)
     try:
         target = ls.target(uri)
     except Excluded as exc:

@@ -9,12 +9,13 @@ from lsprotocol import types
 
 from ..config import CONFIG_NAME
 from .app import AnankeServer
+from .targets import path_of
 
 log = logging.getLogger("ananke_lsp.server")
 
 
-def _config_path(ls: AnankeServer, uri: str) -> Path | None:
-    path = ls.path_of(uri)
+def _config_path(uri: str) -> Path | None:
+    path = path_of(uri)
     return path if path is not None and path.name == CONFIG_NAME else None
 
 
@@ -64,16 +65,16 @@ def register(ls: AnankeServer) -> None:
 
     @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def on_open(server: AnankeServer, params: types.DidOpenTextDocumentParams) -> None:
-        if (config := _config_path(server, params.text_document.uri)) is not None:
+        if (config := _config_path(params.text_document.uri)) is not None:
             server.configs.reload(config)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def on_save(server: AnankeServer, params: types.DidSaveTextDocumentParams) -> None:
-        if (config := _config_path(server, params.text_document.uri)) is not None:
+        if (config := _config_path(params.text_document.uri)) is not None:
             server.configs.reload(config)
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def on_watched(server: AnankeServer, params: types.DidChangeWatchedFilesParams) -> None:
         for change in params.changes:
-            if (config := _config_path(server, change.uri)) is not None:
+            if (config := _config_path(change.uri)) is not None:
                 server.configs.reload(config)

@@ -4,15 +4,17 @@ which engine serves a project: the user decides where code may be sent, never a 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from ..config import ProjectConfig
 from ..environment import ServiceEnvironment, from_environment
+from ..errors import SettingsError
 from ..profiles import ProfileName
+from ..types import DEFAULT_MODEL, PyModalConfig
 
 EngineKind = Literal["embedded", "service", "openai"]
 
@@ -42,16 +44,16 @@ class EditorSettings(BaseModel):
 @dataclass(frozen=True)
 class EngineChoice:
     kind: EngineKind
-    endpoint: str | None = None
-    model: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    timeout_secs: int = 300
-    max_retries: int = 3
+    model: str | None = None  # the model setting: the embedded engine's, or the one asked of the endpoint
+    # A remote engine's connection: endpoint, model, key, timeout and retries, as the project and
+    # the user set them (a new connection setting is added there and to the engines, not here).
+    connection: PyModalConfig | None = None
     refused_endpoint: str | None = None  # named only by a project file and not trusted: not used
 
     @property
     def key(self) -> tuple[object, ...]:
-        return (self.kind, self.endpoint, self.model, self.api_key, self.timeout_secs, self.max_retries)
+        """Choices with equal keys share one engine."""
+        return (self.kind, self.model, self.connection.model_dump_json() if self.connection else None)
 
 
 def _normalized(url: str) -> str:
@@ -90,5 +92,14 @@ def choose_engine(project: ProjectConfig, editor: EditorSettings, env: Mapping[s
         return EngineChoice("embedded", model=editor.model or project.local_model, refused_endpoint=refused)
     kind: EngineKind = "openai" if editor.engine == "openai" else "service"
     model = editor.model or (service.model if service.model != "default" else None)
-    api_key = _key_for(endpoint, user_endpoint, editor, environment)
-    return EngineChoice(kind, endpoint, model, api_key, service.timeout_secs, service.max_retries)
+    try:
+        connection = PyModalConfig(
+            endpoint_url=endpoint,
+            model=model or DEFAULT_MODEL,
+            api_key=_key_for(endpoint, user_endpoint, editor, environment),
+            timeout_secs=service.timeout_secs,
+            max_retries=service.max_retries,
+        )
+    except ValidationError as exc:  # the editor's endpoint (a project's was checked when it loaded)
+        raise SettingsError(f"the endpoint setting cannot be used: {exc.errors()[0]['msg']}") from None
+    return EngineChoice(kind, model, connection)

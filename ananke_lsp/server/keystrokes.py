@@ -1,8 +1,10 @@
-"""Per-document typing state: an adaptive debounce and a cache of recent suggestions, so a burst
-of keystrokes costs one generation and typing what was suggested costs none."""
+"""What keystrokes do to requests, per document: a newer request supersedes the one in flight, an
+adaptive debounce waits for a pause, and a cache of recent suggestions serves what the user types
+through, so a burst of keystrokes costs one generation and typing what was suggested costs none."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -14,6 +16,23 @@ CACHE_TTL_S = 300.0
 # (one per keystroke) short.
 PER_DOCUMENT = 16
 _TAIL = 512  # characters of the text before the cursor kept to recognise a continuation
+
+
+class InFlight:
+    """The request in flight per document: a newer one cancels it, which stops its generation,
+    instead of queueing work nobody will see."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[object]] = {}
+
+    def supersede(self, key: str) -> None:
+        """The current task becomes ``key``'s request; the one it replaces is cancelled."""
+        current = asyncio.current_task()
+        previous = self._tasks.get(key)
+        if previous is not None and previous is not current and not previous.done():
+            previous.cancel()
+        if current is not None:
+            self._tasks[key] = current
 
 
 class Debouncer:
