@@ -76,7 +76,7 @@ def _print_implement(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     model_help = "model name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m) or GGUF path; default: auto"
     profile_help = "execution profile, as the editor's `profile` setting; default: the project's, else the action's"
     complete = sub.add_parser("complete", help="print the inline suggestion an editor shows at FILE:LINE[:COL]")

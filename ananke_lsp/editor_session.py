@@ -77,8 +77,8 @@ class EditorSession:
         started = time.perf_counter()
         result = await self.client.text_document_inline_completion_async(params)
         items = result.items if isinstance(result, types.InlineCompletionList) else result or []
-        text = items[0].insert_text if items else ""
-        return Shown(text if isinstance(text, str) else text.value, time.perf_counter() - started)
+        shown = items[0].insert_text if items else ""
+        return Shown(shown if isinstance(shown, str) else shown.value, time.perf_counter() - started)
 
     async def code_action(self, path: Path, line: int, title: str) -> Shown:
         """The document after the code action whose title starts with ``title``, offered at ``line``."""
@@ -94,7 +94,9 @@ class EditorSession:
             raise ValueError(f"no code action {title!r} at line {line + 1} of {path} (offered: {titles})")
         started = time.perf_counter()
         action = await self.client.code_action_resolve_async(actions[0])
-        edits = [e for change in (action.edit.document_changes or []) for e in change.edits] if action.edit else []
+        changes = (action.edit.document_changes or []) if action.edit else []
+        documents = [c for c in changes if isinstance(c, types.TextDocumentEdit)]
+        edits = [e for document in documents for e in document.edits if isinstance(e, types.TextEdit)]
         return Shown(_apply(path.read_text(), edits), time.perf_counter() - started)
 
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
-
-if TYPE_CHECKING:
-    from .config.schema import GenerationSettings
+from typing import Literal, get_args
 
 ProfileName = Literal["deterministic", "balanced", "creative"]
 PROFILE_NAMES: tuple[str, ...] = get_args(ProfileName)
@@ -46,7 +43,7 @@ DEFAULT_PROFILES: dict[str, ProfileName] = {
     "regenerate": "creative",
 }
 # The actions that `[generation] temperature` applies to (completions never read it).
-_GENERATION_ACTIONS = frozenset({"implement_function", "generate", "add_docstring", "fill_json"})
+GENERATION_ACTIONS = frozenset({"implement_function", "generate", "add_docstring", "fill_json"})
 
 
 @dataclass(frozen=True)
@@ -90,18 +87,6 @@ def resolve(
         top_p=base.top_p if top_p is None else top_p,
         seed=fresh_seed() if chosen_seed is None else chosen_seed,
     )
-
-
-def for_action(settings: GenerationSettings, action: str, chosen: str | None = None) -> Sampling:
-    """The sampling of ``action`` in a project: ``chosen`` (the editor's setting), else
-    ``[generation.profiles]`` for the action, else ``[generation] profile``, else the action's
-    default; ``[generation] temperature``, when the file sets it, still wins for the code actions."""
-    if action not in DEFAULT_PROFILES:
-        raise ValueError(f"unknown action {action!r}; expected one of {', '.join(DEFAULT_PROFILES)}")
-    per_action = getattr(settings.profiles, action, None)
-    name = chosen or per_action or settings.profile
-    explicit = "temperature" in settings.model_fields_set and action in _GENERATION_ACTIONS
-    return resolve(name, action=action, temperature=settings.temperature if explicit else None)
 
 
 def regenerate(previous_temperature: float) -> Sampling:

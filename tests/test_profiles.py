@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ananke_lsp import Ananke, PyGenerationRequest
 from ananke_lsp.config import load_config
 from ananke_lsp.config.schema import ACTIONS, ActionProfiles, Profile
-from ananke_lsp.profiles import DEFAULT_PROFILES, PROFILE_NAMES, PROFILES, for_action, regenerate, resolve
+from ananke_lsp.profiles import DEFAULT_PROFILES, PROFILE_NAMES, PROFILES, regenerate, resolve
 from ananke_lsp.server.settings import EditorSettings
 
 PROMPT = "Write a short sentence about the sea."
@@ -57,24 +57,24 @@ def test_creative_draws_a_fresh_seed_every_call_the_others_a_fixed_one():
 
 def test_project_profiles_per_action_then_for_every_action_then_the_default(tmp_path: Path):
     nothing = _settings(tmp_path, "")
-    assert [for_action(nothing, a).profile for a in ACTIONS] == [DEFAULT_PROFILES[a] for a in ACTIONS]
+    assert [nothing.sampling(a).profile for a in ACTIONS] == [DEFAULT_PROFILES[a] for a in ACTIONS]
     both = _settings(
         tmp_path, '[generation]\nprofile = "creative"\n[generation.profiles]\ngenerate = "deterministic"\n'
     )
-    assert for_action(both, "generate").profile == "deterministic"
-    assert for_action(both, "inline_completion").profile == "creative"  # the file's profile: every action
-    assert for_action(both, "generate", "balanced").profile == "balanced"  # the editor's setting wins
-    assert for_action(both, "inline_completion").seed != for_action(both, "inline_completion").seed
+    assert both.sampling("generate").profile == "deterministic"
+    assert both.sampling("inline_completion").profile == "creative"  # the file's profile: every action
+    assert both.sampling("generate", "balanced").profile == "balanced"  # the editor's setting wins
+    assert both.sampling("inline_completion").seed != both.sampling("inline_completion").seed
 
 
 def test_a_temperature_written_in_the_file_still_wins_for_the_code_actions(tmp_path: Path):
     # the default 0.2, not written: the profile's
-    assert for_action(_settings(tmp_path, '[generation]\nprofile = "creative"\n'), "generate").temperature == 0.8
+    assert _settings(tmp_path, '[generation]\nprofile = "creative"\n').sampling("generate").temperature == 0.8
     written = _settings(tmp_path, '[generation]\nprofile = "creative"\ntemperature = 0.3\n')
-    assert for_action(written, "generate").temperature == 0.3
-    assert for_action(written, "implement_function", "deterministic").temperature == 0.3
-    assert for_action(written, "inline_completion").temperature == 0.8  # completions never read it
-    assert for_action(_settings(tmp_path, "[generation]\ntemperature = 0.5\n"), "completion").temperature == 0.0
+    assert written.sampling("generate").temperature == 0.3
+    assert written.sampling("implement_function", "deterministic").temperature == 0.3
+    assert written.sampling("inline_completion").temperature == 0.8  # completions never read it
+    assert _settings(tmp_path, "[generation]\ntemperature = 0.5\n").sampling("completion").temperature == 0.0
 
 
 def test_regenerate_is_creative_and_never_cooler_than_before():

@@ -77,7 +77,7 @@ class ProjectConfig:
             if len(self._memo) > _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[key] = compute()
-        return self._memo[key]  # type: ignore[return-value]
+        return self._memo[key]  # type: ignore[return-value]  # a key is computed by one function: one type
 
     def constraints_for(self, file: Path | None, language: str | None, action: str) -> list[PyConstraintIR]:
         """The constraints that apply to ``action`` on ``file`` (in ``language``), in file order.

@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from ..generation import DEFAULT_MAX_REPAIRS, MAX_REPAIRS
 from ..models.catalog import AUTO, MODELS
-from ..profiles import ProfileName
+from ..profiles import DEFAULT_PROFILES, GENERATION_ACTIONS, ProfileName, Sampling, resolve
 from ..templates import NAMES as TEMPLATE_NAMES
 from ..templates import check_template
 from ..types import check_endpoint_url
@@ -155,6 +155,17 @@ class GenerationSettings(_Section):
     # validate (an OpenAI-compatible server enforces one structured output): at most this many
     # follow-ups. 0: report it at once.
     max_repairs: int = Field(default=DEFAULT_MAX_REPAIRS, ge=0, le=MAX_REPAIRS)
+
+    def sampling(self, action: str, chosen: ProfileName | None = None) -> Sampling:
+        """The sampling of ``action`` in this project: ``chosen`` (the editor's setting), else
+        ``[generation.profiles]`` for the action, else ``[generation] profile``, else the action's
+        default; ``[generation] temperature``, when the file sets it, still wins for the code actions."""
+        if action not in DEFAULT_PROFILES:
+            raise ValueError(f"unknown action {action!r}; expected one of {', '.join(DEFAULT_PROFILES)}")
+        per_action = getattr(self.profiles, action, None)
+        name = chosen or per_action or self.profile
+        explicit = "temperature" in self.model_fields_set and action in GENERATION_ACTIONS
+        return resolve(name, action=action, temperature=self.temperature if explicit else None)
 
 
 class CompletionSettings(_Section):

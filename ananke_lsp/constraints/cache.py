@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+import llguidance as llg
 from cachetools import LRUCache
 
 from ..types import PyConstraintIR
@@ -47,7 +48,7 @@ class ConstraintCache:
         self.misses = 0
 
     def get(
-        self, constraints: Sequence[PyConstraintIR], tokenizer: object | None = None
+        self, constraints: Sequence[PyConstraintIR], tokenizer: llg.LLTokenizer | None = None
     ) -> tuple[CompiledConstraints, bool]:
         """The compiled set and whether it came from the cache; with the engine's llguidance
         ``tokenizer``, a fresh compile also builds its matchers in the same pass."""

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn, NotRequired, TypedDict
 
 import llguidance as llg
 
@@ -26,9 +26,12 @@ from .deep_stack import on_deep_stack
 from .matcher_memo import MatcherMemo, byte_matcher
 from .prefixed import after_prefix
 
+if TYPE_CHECKING:  # declared in llguidance's stubs only, not exported at run time
+    from llguidance._lib import JsonCompileOptions
+
 HASH_VERSION = "ananke-constraints/2"  # 2: objects closed for generation (closed_objects)
 # Compact JSON when generating: a small model left free to emit whitespace can pad forever.
-ENFORCE_JSON_OPTIONS: llg.JsonCompileOptions = {"whitespace_flexible": False}
+ENFORCE_JSON_OPTIONS: JsonCompileOptions = {"whitespace_flexible": False}
 _START_RULE = re.compile(r"^\s*[?!]?start\s*:", re.MULTILINE)
 _ROOT_RULE = re.compile(r"^\s*[?!]?root\s*:", re.MULTILINE)
 
@@ -173,13 +176,23 @@ def constraint_bytes(constraint: PyConstraintIR) -> int:
     return sum(len(t.encode(errors="surrogatepass")) for t in texts)
 
 
-def _normalized(constraint: PyConstraintIR) -> dict[str, object]:
+class _Normalized(TypedDict):
+    """A constraint as it is hashed and compiled: the schema parsed, regexes sorted, blanks out."""
+
+    name: str
+    json_schema: dict[str, object] | bool | None
+    grammar: str | None
+    regex_patterns: list[str]
+    prefix: NotRequired[str]  # absent when empty: the hashes of sets without one stay as they were
+
+
+def _normalized(constraint: PyConstraintIR) -> _Normalized:
     name = constraint.name
     size = constraint_bytes(constraint)
     if size > MAX_CONSTRAINT_BYTES:
         reason = f"it is {size} bytes; a constraint may hold at most {MAX_CONSTRAINT_BYTES}"
         raise ConstraintError(name, "constraint", reason)
-    schema: object = None
+    schema: dict[str, object] | bool | None = None
     if constraint.json_schema is not None:
         text = _unicode(name, "json_schema", constraint.json_schema)
         try:
@@ -201,13 +214,13 @@ def _normalized(constraint: PyConstraintIR) -> dict[str, object]:
         raise ConstraintError(name, "constraint", "it sets none of json_schema, grammar, regex_patterns")
     if constraint.prefix and grammar is None:
         raise ConstraintError(name, "constraint", "a prefix is read by a grammar: set grammar too")
-    normalized: dict[str, object] = {
+    normalized: _Normalized = {
         "name": name,
         "json_schema": schema,
         "grammar": grammar,
         "regex_patterns": sorted(set(constraint.regex_patterns)),
     }
-    if constraint.prefix:  # absent when empty: the hashes of sets without one stay as they were
+    if constraint.prefix:
         normalized["prefix"] = _unicode(name, "grammar", constraint.prefix)
     return normalized
 
@@ -293,8 +306,8 @@ def _convert(name: str, source: str, *, keep: bool) -> str:
     return _build(name, "grammar", lambda: convert(source))
 
 
-def _parts(c: dict[str, object], check: _Checker) -> list[ConstraintPart]:
-    name = str(c["name"])
+def _parts(c: _Normalized, check: _Checker) -> list[ConstraintPart]:
+    name = c["name"]
     parts: list[ConstraintPart] = []
     if c["json_schema"] is not None:
         if c["json_schema"] is False:
@@ -310,11 +323,11 @@ def _parts(c: dict[str, object], check: _Checker) -> list[ConstraintPart]:
         lenient = _build(name, "json_schema", lambda: llg.LLMatcher.grammar_from_json_schema(schema))
         parts.append(ConstraintPart(name, "json_schema", enforce, lenient, source=closed))
     if c["grammar"] is not None:
-        source = _lark_with_start(str(c["grammar"]))
-        prefix = str(c.get("prefix", ""))
+        source = _lark_with_start(c["grammar"])
+        prefix = c.get("prefix", "")
         lark = check(name, "grammar", _convert(name, source, keep=bool(prefix)), prefix)
         parts.append(ConstraintPart(name, "grammar", lark, lark, source=source, prefix=prefix))
-    patterns = list(c["regex_patterns"])  # type: ignore[call-overload]
+    patterns = c["regex_patterns"]
     if patterns:
         if not all(patterns):
             raise ConstraintError(name, "regex", "empty regex pattern")
@@ -323,7 +336,7 @@ def _parts(c: dict[str, object], check: _Checker) -> list[ConstraintPart]:
             regex = check(name, "regex", _build(name, "regex", lambda: llg.LLMatcher.grammar_from_lark(source)))
         except ConstraintError:
             for pattern in patterns:  # one by one, so the error points at the bad pattern
-                one = _build(name, "regex", lambda p=pattern: llg.LLMatcher.grammar_from_regex(p))
+                one = _build(name, "regex", functools.partial(llg.LLMatcher.grammar_from_regex, pattern))
                 _Checker(None)(name, "regex", one)
             raise
         parts.append(ConstraintPart(name, "regex", regex, regex, source=source, patterns=tuple(patterns)))

@@ -9,12 +9,12 @@ _LINE_COMMENT = {"python": "#", "shellscript": "#", "toml": "#", "yaml": "#", "r
 _C_LIKE = "//"
 
 
-def comment_marker(language: str) -> str:
+def comment_marker(language: str | None) -> str:
     """How a line comment starts in ``language`` (C-like unless known otherwise)."""
-    return _LINE_COMMENT.get(language, _C_LIKE)
+    return _LINE_COMMENT.get(language or "", _C_LIKE)
 
 
-def open_brackets(prefix: str, language: str) -> list[str] | None:
+def open_brackets(prefix: str, language: str | None) -> list[str] | None:
     """The unclosed openers before the cursor, innermost last; None when the cursor sits inside a
     string or a comment, or the brackets do not match up (then nothing can be said about them)."""
     comment = comment_marker(language)

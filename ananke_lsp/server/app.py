@@ -100,7 +100,7 @@ class AnankeServer(LanguageServer):
 
     def sampling(self, target: Target, action: str) -> profiles.Sampling:
         """The sampling of ``action`` on ``target``: the editor's profile, else the project's."""
-        return profiles.for_action(target.project.settings.generation, action, self.editor.profile)
+        return target.project.settings.generation.sampling(action, self.editor.profile)
 
     async def generate(self, target: Target, request: EngineRequest, profile: str | None = None) -> generation.Outcome:
         """``profile``: the execution profile ``request`` was sampled with, for the provenance."""

@@ -87,11 +87,9 @@ def _span(start: types.Position, text: str) -> types.Range:
 def _action_data(data: Sequence[object]) -> tuple[str, str, int | None, list[object]]:
     """An offer's ``[kind, uri, version, args]`` as the client sends it back: checked, since the
     client may send anything."""
-    if len(data) == 4:
-        kind, uri, version, args = data
-        strings = isinstance(kind, str) and isinstance(uri, str)
-        if strings and isinstance(args, list) and (version is None or type(version) is int):
-            return kind, uri, version, args  # type: ignore[return-value]
+    match list(data):
+        case [str(kind), str(uri), None | int() as version, list(args)] if type(version) is not bool:
+            return kind, uri, version, args
     raise JsonRpcInvalidParams(f"this is not the data of an ananke action: {list(data)!r:.200}")
 
 
@@ -116,7 +114,9 @@ class CodeActions:
             target = self.ls.target(uri)
         except Excluded:
             return []
-        offers = [(kind, offer) for kind in self.kinds.values() for offer in kind.offers(target, params.range)]
+        offers: list[tuple[ActionKind | None, Offer]] = [
+            (kind, offer) for kind in self.kinds.values() for offer in kind.offers(target, params.range)
+        ]
         if self._regenerable(target):
             offers.append((None, Offer("Regenerate the last ananke suggestion", [])))
         actions = []

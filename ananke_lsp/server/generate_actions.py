@@ -17,15 +17,16 @@ def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def _as_offered(args: list[object], line_count: int) -> bool:
-    """Whether ``args`` are what ``offers`` made (``["comment", line]`` or ``["selection", start,
-    end]``) and still inside the document: the client sends them back, possibly altered."""
+def _offered(args: list[object], line_count: int) -> tuple[str, int, int] | None:
+    """``(kind, first line, last line)`` when ``args`` are what ``offers`` made (``["comment",
+    line]`` or ``["selection", start, end]``) and still inside the document: the client sends them
+    back, possibly altered."""
     match args:
-        case ["comment", int(line)]:
-            return 0 <= line < line_count
-        case ["selection", int(start), int(end)]:
-            return 0 <= start < line_count and start <= end
-    return False
+        case ["comment", int(line)] if 0 <= line < line_count:
+            return "comment", line, line
+        case ["selection", int(start), int(end)] if 0 <= start < line_count and start <= end:
+            return "selection", start, end
+    return None
 
 
 class GenerateFromComment:
@@ -47,10 +48,12 @@ class GenerateFromComment:
         lines = target.doc.source.split("\n")
         settings = target.project.settings.generation
         common = {"max_tokens": settings.max_tokens, "context": target.context}
-        if not _as_offered(args, len(lines)):
+        offered = _offered(args, len(lines))
+        if offered is None:
             raise ValueError(f"no comment or selection at {args!r:.80}; request code actions again")
-        if args[0] == "comment":
-            line = int(args[1])  # type: ignore[call-overload]
+        kind, start, end = offered
+        if kind == "comment":
+            line = start
             indent = _indent(lines[line])
             constraints = [
                 block_start(indent),
@@ -71,7 +74,6 @@ class GenerateFromComment:
             )
             here = types.Position(line=line + 1, character=0)
             return Job(request, types.Range(start=here, end=here), lambda t: t if t.endswith("\n") else t + "\n")
-        start, end = int(args[1]), int(args[2])  # type: ignore[call-overload]
         described = "\n".join(lines[start : end + 1]).strip()
         window = target.project.settings.completion
         prompt = render(

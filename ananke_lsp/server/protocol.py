@@ -155,7 +155,8 @@ class AnankeProtocol(LanguageServerProtocol):
         method = data.get("method")
         log.warning("unusable JSON-RPC message (method %.80r, id %.40r): %s", method, data.get("id"), problem.message)
         if method is None:  # a response from the client: fail the request waiting for it
-            future = self._request_futures.pop(data.get("id"), None) if _message_id(data) is not None else None
+            ident = _message_id(data)
+            future = self._request_futures.pop(ident, None) if ident is not None else None
             if future is not None and not future.done():
                 future.set_exception(problem)
         elif "id" in data:  # a request: answered (with "id": null when its id is unusable); a notification is not

@@ -19,15 +19,14 @@ import re
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import BinaryIO, cast
 
 from lsprotocol import types
 from pygls.io_ import StdoutWriter
+from pygls.lsp.server import LanguageServer
 
 from ..errors import FrameError
-
-if TYPE_CHECKING:
-    from .app import AnankeServer
+from .protocol import AnankeProtocol
 
 log = logging.getLogger("ananke_lsp.server")
 
@@ -128,9 +127,11 @@ def _framed(message: dict[str, object]) -> bytes:
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
-async def serve(frames: FrameReader, server: AnankeServer, stop: threading.Event) -> None:
+async def serve(frames: FrameReader, server: LanguageServer, stop: threading.Event) -> None:
     """Hand each message to the protocol until the input ends or the server stops."""
     protocol = server.protocol
+    if not isinstance(protocol, AnankeProtocol):  # it answers what cannot be read
+        raise TypeError(f"the server must be built with protocol_cls=AnankeProtocol, not {type(protocol).__name__}")
     while not stop.is_set():
         try:
             body = await frames.read_body()
@@ -151,7 +152,7 @@ async def serve(frames: FrameReader, server: AnankeServer, stop: threading.Event
             log.exception("could not handle a message")
 
 
-def run_stdio(server: AnankeServer, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+def run_stdio(server: LanguageServer, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
     source = cast(io.BufferedIOBase, stdin or sys.stdin.buffer)  # has read1 and readinto, as sys.stdin.buffer
     server._stop_event = stop = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
@@ -174,7 +175,7 @@ def run_stdio(server: AnankeServer, stdin: BinaryIO | None = None, stdout: Binar
         server.shutdown()
 
 
-def run_tcp(server: AnankeServer, host: str, port: int) -> None:
+def run_tcp(server: LanguageServer, host: str, port: int) -> None:
     """Serve the first editor that connects until it disconnects; a connection made meanwhile is
     told to start its own ``ananke-lsp`` and closed, without touching the editor's session."""
     server._stop_event = stop = threading.Event()
@@ -186,7 +187,7 @@ def run_tcp(server: AnankeServer, host: str, port: int) -> None:
             if server.protocol.writer is not None:
                 await _turn_away(writer, f"{host}:{port}")
                 return
-            server.protocol.set_writer(writer)  # type: ignore[arg-type]
+            server.protocol.set_writer(writer)
 
             async def read_into(view: memoryview) -> int:
                 try:

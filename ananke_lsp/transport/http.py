@@ -8,8 +8,9 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from typing import cast
 
 import httpx
 
@@ -122,9 +123,10 @@ class RetryingClient:
         async with self._bounded(response.request.url):
             return await response.aread()
 
-    async def lines(self, response: httpx.Response) -> AsyncIterator[str]:
+    async def lines(self, response: httpx.Response) -> AsyncGenerator[str, None]:
         """The body's lines, each within the timeout: a stream may run long while text keeps coming."""
-        lines = response.aiter_lines()
+        # httpx declares an AsyncIterator; it is an async generator, closed here when the caller stops
+        lines = cast(AsyncGenerator[str, None], response.aiter_lines())
         try:
             while True:
                 async with self._bounded(response.request.url):
