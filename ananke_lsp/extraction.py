@@ -10,6 +10,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from .indentation import indent_width
+
 # Fence info strings models write for the editors' language ids.
 _ALIASES: dict[str, frozenset[str]] = {
     "python": frozenset({"py", "python3"}),
@@ -68,7 +70,7 @@ def fences(text: str) -> list[Fence]:
 
 
 def _dedent(line: str, indent: int) -> str:
-    width = len(line) - len(line.lstrip(" \t"))
+    width = indent_width(line)
     return line[min(width, indent) :]
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..engines.line_stops import LineStops
+from ..indentation import indent_width
 from ..types import PyConstraintIR
 from .brackets import CLOSERS, PAIRS, comment_marker, open_brackets
 from .buffer_constraints import (
@@ -67,7 +68,7 @@ class CursorContext:
         """An empty line with code below it at the cursor's depth or deeper: the block goes on
         after the cursor, so a suggestion is one line (at the end of a block, or in an empty
         one, it may be several; the rule Copilot-style completers use)."""
-        return bool(self.next_line.strip()) and _indent(self.next_line) >= len(self.line_before)
+        return bool(self.next_line.strip()) and indent_width(self.next_line) >= len(self.line_before)
 
     def _python_line_shape(self) -> PyConstraintIR | None:
         """On an empty line above code, the one Python line that keeps the code below parseable:
@@ -76,12 +77,12 @@ class CursorContext:
         depth), indentation means nothing to Python: no shape then."""
         if self.single_line or not self.next_line.strip() or open_brackets(self.prefix, "python"):
             return None
-        if _indent(self.next_line) > len(self.line_before):
+        if indent_width(self.next_line) > len(self.line_before):
             after = self._after_body()
             if after.strip()[:1] in CLOSERS:
                 return None
             # a chain keyword at the cursor's own depth continues this header (a shallower one, an outer header)
-            return opens_block(continuation(after) if _indent(after) == len(self.line_before) else None)
+            return opens_block(continuation(after) if indent_width(after) == len(self.line_before) else None)
         return no_block_header() if self.inside_block else None
 
     def _after_body(self) -> str:
@@ -89,7 +90,7 @@ class CursorContext:
         bracket ends a bracket's body (`}` of a dict), `elif`/`else`/... continue a header's chain."""
         column = len(self.line_before)
         lines = self.suffix.split("\n")[1:]
-        return next((ln for ln in lines if ln.strip() and _indent(ln) <= column), "")
+        return next((ln for ln in lines if ln.strip() and indent_width(ln) <= column), "")
 
     def line_stops(self) -> LineStops:
         """Where the suggestion ends: mid-line, with the line; on an empty line, with its line
@@ -122,10 +123,6 @@ def _closed_by(line_after: str, stack: list[str]) -> int:
                 break
             closed += 1
     return closed
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
 
 
 def _fit(text: str, budget: int, count: CountTokens | None, keep: Literal["start", "end"]) -> str:

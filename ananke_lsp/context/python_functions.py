@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..indentation import indentation
+
 _DEF = re.compile(r"^(?P<indent>[ \t]*)(?:async[ \t]+)?def[ \t]+(?P<name>\w+)[ \t]*\(")
 _DOC_OPEN = re.compile(r"^[ \t]*[rRuUbB]{0,2}(\"\"\"|''')")
 _PLACEHOLDER = re.compile(r"^\s*(pass|\.\.\.|raise NotImplementedError(\(.*\))?)\s*(#.*)?$")
@@ -25,10 +27,6 @@ class PythonFunction:
         """True when the current body is empty or only `pass` / `...` / `raise NotImplementedError`."""
         body = [ln for ln in lines[self.body_start : self.body_end] if ln.strip()]
         return all(_PLACEHOLDER.match(ln) for ln in body)
-
-
-def _indent_of(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
 
 
 def _header_end(lines: list[str], start: int) -> int | None:
@@ -63,7 +61,7 @@ def _block_end(lines: list[str], header: int, indent: str) -> int:
     for i in range(header + 1, len(lines)):
         if not lines[i].strip():
             continue
-        if len(_indent_of(lines[i])) <= len(indent):
+        if len(indentation(lines[i])) <= len(indent):
             break
         end = i + 1
     return end
@@ -83,7 +81,7 @@ def function_at(lines: list[str], line: int) -> PythonFunction | None:
         if line >= block_end and line > header:
             continue  # the cursor is below this function: look further up for an enclosing one
         first = next((i for i in range(header + 1, block_end) if lines[i].strip()), None)
-        body_indent = _indent_of(lines[first]) if first is not None else indent + ("\t" if "\t" in indent else "    ")
+        body_indent = indentation(lines[first]) if first is not None else indent + ("\t" if "\t" in indent else "    ")
         doc_end = _docstring_end(lines, first) if first is not None else None
         body_start = doc_end + 1 if doc_end is not None else header + 1
         return PythonFunction(

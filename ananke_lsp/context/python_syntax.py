@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ..constraints.compile import prefixed_lark
 from ..constraints.prefixed import byte_after_prefix
 from ..errors import PrefixRejected
+from ..indentation import indent_width, indentation
 from ..types import PyConstraintIR
 from .python_grammar import python_grammar
 
@@ -48,14 +49,14 @@ def python_syntax(before: str) -> PythonSyntax:
         return PythonSyntax(None, f"no statement starts within {MAX_LINES} lines above the cursor")
     first = starts[-1]
     region = lines[first:]
-    if any("\t" in line[: len(line) - len(line.lstrip(" \t"))] for line in region):
+    if any("\t" in indentation(line) for line in region):
         return PythonSyntax(None, "tabs in the indentation: the grammar knows spaces only")
     step = _indent_unit(region)
     if step is None:
         return PythonSyntax(None, "mixed indentation steps above the cursor")
     error = None
     for start in reversed(starts):  # the outermost first: a chain (`else:`) is read with its head
-        base = _indent(lines[start])
+        base = indent_width(lines[start])
         prefix = "\n".join(lines[start:])
         if len(prefix) > MAX_CHARS:
             continue
@@ -69,22 +70,18 @@ def python_syntax(before: str) -> PythonSyntax:
     return PythonSyntax(None, error or f"the statement before the cursor is longer than {MAX_CHARS} characters")
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
 def _statement_starts(lines: list[str]) -> list[int]:
     """Lines a statement enclosing or preceding the cursor may start on, nearest first: each no
     deeper than any code line after it, up to the first at column 0."""
     cursor = lines[-1]
-    floor = _indent(cursor) if cursor.strip() else len(cursor)
+    floor = indent_width(cursor) if cursor.strip() else len(cursor)
     found = [len(lines) - 1] if cursor.strip() and not _CONTINUES.match(cursor.lstrip()) else []
     for index in range(len(lines) - 2, max(-1, len(lines) - 2 - MAX_LINES), -1):
         line = lines[index]
         code = line.lstrip(" \t")
-        if not code.strip() or code.startswith("#") or _indent(line) > floor:
+        if not code.strip() or code.startswith("#") or indent_width(line) > floor:
             continue
-        floor = _indent(line)
+        floor = indent_width(line)
         if not _CONTINUES.match(code):
             found.append(index)
         if floor == 0 and found and found[-1] == index:
@@ -97,8 +94,8 @@ def _indent_unit(lines: list[str]) -> int | None:
     step is a multiple of it (None otherwise); DEFAULT_UNIT with no header to measure."""
     steps: Counter[int] = Counter()
     for header, body in itertools.pairwise(lines):
-        if _HEADER_END.search(header) and body.strip() and _indent(body) > _indent(header):
-            steps[_indent(body) - _indent(header)] += 1
+        if _HEADER_END.search(header) and body.strip() and indent_width(body) > indent_width(header):
+            steps[indent_width(body) - indent_width(header)] += 1
     if not steps:
         return DEFAULT_UNIT
     unit = steps.most_common(1)[0][0]

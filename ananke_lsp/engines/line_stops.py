@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..indentation import indent_width
+
 
 class LineStops(BaseModel):
     """The output ends (before the line, and the line break before it) at the first line that:"""
@@ -30,14 +32,10 @@ class LineStops(BaseModel):
     max_lines: int | None = Field(default=None, ge=1)
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
 def _ends_here(line: str, column: int, blanks: int, stops: LineStops, complete: bool) -> bool:
     if not line.strip():
         return complete and stops.blank_run is not None and blanks >= stops.blank_run
-    if stops.dedent_below is not None and column + _indent(line) < stops.dedent_below:
+    if stops.dedent_below is not None and column + indent_width(line) < stops.dedent_below:
         return True  # visible as soon as the line's first non-blank character is
     return complete and line.strip() in stops.repeats
 

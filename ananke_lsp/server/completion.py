@@ -15,6 +15,7 @@ from ..context.python_syntax import python_syntax
 from ..engines.base import MAX_CONTEXT_FILES, EngineRequest
 from ..engines.fim import ContextFile
 from ..errors import Excluded
+from ..indentation import indentation
 from .app import AnankeServer, Target
 from .prompts import render
 
@@ -60,7 +61,7 @@ def inline_prompt(target: Target, cursor: CursorContext) -> str:
     """The text before the cursor as the engine gets it: the project's ``inline_completion``
     template, by default the text itself (raw fill-in-the-middle, no framing for a code model)."""
     line = cursor.line_before
-    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    indent = indentation(line)
     return render(target, "inline_completion", code_before=cursor.prefix, code_after=cursor.suffix, indent=indent)
 
 

@@ -7,14 +7,11 @@ from lsprotocol import types
 from ..context.brackets import comment_marker
 from ..context.buffer_constraints import balanced_brackets, block_start, indented_block, no_trailing_blanks
 from ..engines.base import EngineRequest
+from ..indentation import indentation
 from .app import Target
 from .code_actions import Job, Offer, end_of
 from .prompts import render, system
 from .python_actions import fill_between
-
-
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
 
 
 def _offered(args: list[object], line_count: int) -> tuple[str, int, int] | None:
@@ -54,7 +51,7 @@ class GenerateFromComment:
         kind, start, end = offered
         if kind == "comment":
             line = start
-            indent = _indent(lines[line])
+            indent = indentation(lines[line])
             constraints = [
                 block_start(indent),
                 no_trailing_blanks(),
@@ -82,14 +79,14 @@ class GenerateFromComment:
             selection=described,
             code_before="\n".join(lines[max(0, start - window.prefix_lines) : start]) + "\n",
             code_after="\n".join(lines[end + 1 : end + 1 + window.suffix_lines]),
-            indent=_indent(lines[start]),
+            indent=indentation(lines[start]),
         )
         request = EngineRequest(
             prompt=prompt,
             system=system(target, "generate_from_selection"),
             chat=True,
             constraints=[
-                indented_block(_indent(lines[start]), first_line_started=False),
+                indented_block(indentation(lines[start]), first_line_started=False),
                 *target.constraints("generate"),
             ],
             **common,

@@ -10,6 +10,7 @@ from ..context.buffer_constraints import balanced_brackets, block_start, no_trai
 from ..context.python_functions import PythonFunction, function_at
 from ..engines.base import EngineRequest
 from ..engines.line_stops import LineStops
+from ..indentation import indent_width
 from ..types import PyConstraintIR
 from .app import Target
 from .code_actions import Job, Offer, end_of
@@ -27,10 +28,6 @@ def _function(target: Target, args: list[object]) -> tuple[list[str], PythonFunc
     if fn is None or fn.def_line != def_line:
         raise ValueError(f"no Python function starts at line {def_line}; request code actions again")
     return lines, fn
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
 
 
 def _ends_line(text: str) -> str:
@@ -62,7 +59,7 @@ def fill_between(
     window = target.project.settings.completion
     after = lines[end : end + window.suffix_lines]
     if scope is not None:
-        after = after[: next((i for i, ln in enumerate(after) if ln.strip() and _indent(ln) <= scope), len(after))]
+        after = after[: next((i for i, ln in enumerate(after) if ln.strip() and indent_width(ln) <= scope), len(after))]
     following = next((ln.strip() for ln in after if ln.strip()), "")
     before = "\n".join(lines[max(0, start - window.prefix_lines) : start]) + "\n"
     suffix = "\n".join(after)
