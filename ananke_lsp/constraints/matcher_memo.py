@@ -40,9 +40,9 @@ def weighed_lru(limit: int, max_bytes: int, weigh: Callable[[_V], int]) -> LRUCa
 
 
 class MatcherMemo:
-    """Matchers built from grammar text, kept to be deep-copied (a build costs ~0.3 ms for a small
-    grammar and seconds for a large one, a copy a few µs), bounded like the constraint cache: a
-    large schema's matcher holds tens of MB."""
+    """Matchers built from grammar text, kept to be deep-copied (a build parses the grammar and
+    builds its lexer, a copy only duplicates tables: orders of magnitude apart), bounded like the
+    constraint cache: a large schema's matcher holds tens of MB."""
 
     def __init__(self, build: Callable[[str], llg.LLMatcher], limit: int, max_bytes: int) -> None:
         self._build = build

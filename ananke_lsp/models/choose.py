@@ -1,7 +1,7 @@
 """``model = "auto"``: the largest installed code model this machine can serve in time.
 
-The 1.5B writes far better code than the 0.5B and is ~2.5x slower per token on a laptop CPU, so
-the choice is measured, not guessed: a short timed run of a typical keystroke (a few new prompt
+The 1.5B writes far better code than the 0.5B and is several times slower per token on a CPU
+(bench/RESULTS.md), so the choice is measured, not guessed: a short timed run of a typical keystroke (a few new prompt
 tokens after a cached prefix, then a line decoded), once per machine and runtime, remembered in
 the model cache. The user sees the choice and the reason (``ananke models``, the provenance)."""
 
