@@ -12,6 +12,7 @@ from pathlib import Path
 from .constraints.compile import MAX_CONSTRAINT_BYTES
 from .editor_cli import add_parsers as add_editor_parsers
 from .engines.model_files import auto_choice
+from .errors import AnankeError, SettingsError
 from .models.command import add_parser as add_models_parser
 from .profiles import PROFILE_NAMES
 from .types import PyConstraintIR, PyGenerationRequest, PyGenerationResponse
@@ -22,8 +23,8 @@ MODEL_HELP = "a pinned model (see `ananke models`) or a GGUF file; default: $ANA
 PROFILE_HELP = "execution profile: its temperature, top-p and seed (deterministic: greedy; creative: a fresh seed)"
 
 
-def _unreadable(path: str, what: str, reason: str) -> ValueError:
-    return ValueError(f"cannot read {what} file {path}: {reason}")
+def _unreadable(path: str, what: str, reason: str) -> SettingsError:
+    return SettingsError(f"cannot read {what} file {path}: {reason}")
 
 
 def _read(path: str, what: str) -> str:
@@ -113,14 +114,14 @@ def _serve(args: argparse.Namespace) -> int:
 
         from modal_service.http_server import uvicorn_config
         from modal_service.server import create_app
-        from modal_service.settings import ServiceSettings
+        from modal_service.settings import ServerSettings
     except ImportError as exc:
         raise RuntimeError(
             f"`ananke serve` needs the service extra ({exc}): pip install 'ananke-lsp[service]'"
         ) from None
     from .engines.embedded import EmbeddedEngine
 
-    settings = ServiceSettings.from_env()
+    settings = ServerSettings.from_env()
     if settings.token is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"ananke: serving on {args.host} without ANANKE_SERVICE_TOKEN: anyone who can reach it can use it",
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (RuntimeError, ValueError) as exc:
+    except (AnankeError, ValueError) as exc:  # ValueError: input pydantic refuses (--max-tokens 0)
         print(f"ananke: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .editor_session import Shown, editor_session, project_root
+from .errors import SettingsError
 from .profiles import PROFILE_NAMES
 
 
@@ -21,11 +22,11 @@ def _location(text: str) -> tuple[Path, int, int | None]:
         numbers.insert(0, int(parts.pop()))
     path = Path(":".join(parts))
     if not numbers or not path.is_file():
-        raise ValueError(f"{text!r}: give FILE:LINE[:COL] of an existing file (1-based, like a compiler's messages)")
+        raise SettingsError(f"{text!r}: give FILE:LINE[:COL] of an existing file (1-based, like a compiler's messages)")
     line, column = numbers[0] - 1, (numbers[1] - 1 if len(numbers) > 1 else None)
     lines = path.read_text().split("\n")
     if not 0 <= line < len(lines):
-        raise ValueError(f"{path} has {len(lines)} lines; line {line + 1} is outside it")
+        raise SettingsError(f"{path} has {len(lines)} lines; line {line + 1} is outside it")
     return path, line, column
 
 

@@ -131,17 +131,17 @@ class PyGenerationResponse(_ReadOnly):
 
 
 def check_endpoint_url(url: str) -> str:
-    """Return ``url`` if it is an absolute http(s) URL with a host, else raise ``RuntimeError``."""
+    """Return ``url`` if it is an absolute http(s) URL with a host, else raise ``SettingsError``."""
     problem = f"invalid service endpoint URL {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]"
     if any(char <= " " or char == "\x7f" for char in url):  # no HTTP client accepts them; say so now
-        raise RuntimeError(problem)
+        raise SettingsError(problem)
     try:
         parsed = urlparse(url)
         _ = parsed.port  # raises for a port that is not a number in 0-65535
     except ValueError as exc:
-        raise RuntimeError(f"{problem} ({exc})") from None
+        raise SettingsError(f"{problem} ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise RuntimeError(problem)
+        raise SettingsError(problem)
     return url
 
 
@@ -159,7 +159,7 @@ class PyModalConfig(_SeedModel):
     def _valid_url(cls, value: str) -> str:
         try:
             return check_endpoint_url(value)
-        except RuntimeError as exc:
+        except SettingsError as exc:
             raise ValueError(str(exc)) from None
 
     @classmethod

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..errors import SettingsError
 from ..generation import DEFAULT_MAX_REPAIRS, MAX_REPAIRS
 from ..models.catalog import AUTO, MODELS
 from ..profiles import DEFAULT_PROFILES, GENERATION_ACTIONS, ProfileName, Sampling, resolve
@@ -115,7 +116,7 @@ class ServiceSettings(_Section):
             return None
         try:
             check_endpoint_url(value)
-        except RuntimeError as exc:
+        except SettingsError as exc:
             raise ValueError(str(exc)) from None
         if urlparse(value).password is not None:
             raise ValueError(f"the endpoint URL carries a password: {SECRET_MESSAGE}")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import llguidance as llg
 from cachetools import LRUCache
 
+from ..errors import SettingsError
 from ..types import PyConstraintIR
 from .compile import CompiledConstraints, compile_constraints, constraints_hash
 from .matcher_memo import matcher_bytes, weighed_lru
@@ -37,7 +38,7 @@ def estimated_bytes(compiled: CompiledConstraints) -> int:
 class ConstraintCache:
     def __init__(self, enabled: bool = True, limit: int = 1000, max_bytes: int = MAX_CACHE_BYTES) -> None:
         if limit < 0:
-            raise RuntimeError(f"cache_size must be >= 0, got {limit}")
+            raise SettingsError(f"cache_size must be >= 0, got {limit}")
         self.enabled = enabled and limit > 0
         self.limit = limit
         self._lru: LRUCache[str, CompiledConstraints] = weighed_lru(limit, max_bytes, estimated_bytes)

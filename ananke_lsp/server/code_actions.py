@@ -24,7 +24,8 @@ from ..context.python_parse import parsing_part
 from ..context.python_syntax import python_syntax
 from ..engines.base import EngineRequest
 from ..errors import Excluded, NothingApplied, RequestRefused, StaleBuffer
-from .app import AnankeServer, Target
+from .app import AnankeServer
+from .targets import Target
 
 log = logging.getLogger("ananke_lsp.server")
 COMMAND = "ananke.applyAction"

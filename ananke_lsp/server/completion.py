@@ -14,10 +14,11 @@ from ..context.python_parse import parsing_part
 from ..context.python_syntax import python_syntax
 from ..engines.base import MAX_CONTEXT_FILES, EngineRequest
 from ..engines.fim import ContextFile
-from ..errors import Excluded
+from ..errors import Excluded, RequestRefused
 from ..indentation import indentation
-from .app import AnankeServer, Target
+from .app import AnankeServer
 from .prompts import render
+from .targets import Target
 
 log = logging.getLogger("ananke_lsp.server")
 
@@ -84,7 +85,7 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
     doc = target.doc
     version = doc.version
     if position.line > len(doc.lines):
-        raise ValueError(
+        raise RequestRefused(
             f"position {position.line}:{position.character} is outside the document ({len(doc.lines)} lines)"
         )
     offset = doc.offset_at_position(position)

@@ -7,11 +7,12 @@ from lsprotocol import types
 from ..context.brackets import comment_marker
 from ..context.buffer_constraints import balanced_brackets, block_start, indented_block, no_trailing_blanks
 from ..engines.base import EngineRequest
+from ..errors import RequestRefused
 from ..indentation import indentation
-from .app import Target
 from .code_actions import Job, Offer, end_of
 from .prompts import render, system
 from .python_actions import fill_between
+from .targets import Target
 
 
 def _offered(args: list[object], line_count: int) -> tuple[str, int, int] | None:
@@ -47,7 +48,7 @@ class GenerateFromComment:
         common = {"max_tokens": settings.max_tokens, "context": target.context}
         offered = _offered(args, len(lines))
         if offered is None:
-            raise ValueError(f"no comment or selection at {args!r:.80}; request code actions again")
+            raise RequestRefused(f"no comment or selection at {args!r:.80}; request code actions again")
         kind, start, end = offered
         if kind == "comment":
             line = start

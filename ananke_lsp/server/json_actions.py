@@ -13,10 +13,11 @@ from lsprotocol import types
 
 from ..config.load import read_project_file
 from ..engines.base import EngineRequest
+from ..errors import RequestRefused
 from ..types import PyConstraintIR
-from .app import Target
 from .code_actions import Job, Offer, end_of
 from .prompts import render, system
+from .targets import Target
 
 LANGUAGES = frozenset({"json", "jsonc", "yaml"})
 log = logging.getLogger("ananke_lsp.server")
@@ -76,7 +77,7 @@ class FillJson:
     def prepare(self, target: Target, args: list[object]) -> Job:
         constraints = _schemas(target)
         if not any(c.json_schema for c in constraints):
-            raise ValueError("no schema applies to this file any more; request code actions again")
+            raise RequestRefused("no schema applies to this file any more; request code actions again")
         settings = target.project.settings.generation
         name = target.path.name if target.path else "document"
         schema_name = next(c.name for c in constraints if c.json_schema)

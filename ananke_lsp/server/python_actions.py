@@ -10,11 +10,12 @@ from ..context.buffer_constraints import balanced_brackets, block_start, no_trai
 from ..context.python_functions import PythonFunction, function_at
 from ..engines.base import EngineRequest
 from ..engines.line_stops import LineStops
+from ..errors import RequestRefused
 from ..indentation import indent_width
 from ..types import PyConstraintIR
-from .app import Target
 from .code_actions import Job, Offer, end_of
 from .prompts import render
+from .targets import Target
 
 
 def _lines(target: Target) -> list[str]:
@@ -26,7 +27,7 @@ def _function(target: Target, args: list[object]) -> tuple[list[str], PythonFunc
     def_line = args[0] if args else None  # as offered: [def_line]
     fn = function_at(lines, int(def_line)) if isinstance(def_line, int) else None
     if fn is None or fn.def_line != def_line:
-        raise ValueError(f"no Python function starts at line {def_line}; request code actions again")
+        raise RequestRefused(f"no Python function starts at line {def_line}; request code actions again")
     return lines, fn
 
 
