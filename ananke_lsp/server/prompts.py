@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from .app import Target
+from .targets import Target
 
 log = logging.getLogger("ananke_lsp.server")
 
