@@ -14,14 +14,15 @@ to do about it; catch ``AnankeError`` for all of them. The classes the seed's AP
     │   ├── HttpError                    a remote engine answered with an error status
     │   └── ConstraintRefused            (also a ConstraintError) compiles, but the engine will not take it
     ├── ServiceError                     `modal_service`: an HTTP error answer (status, ``ErrorBody``)
+    ├── ClientGone                       `modal_service`: the client left before its answer (a 499)
     ├── FrameError                       an LSP message frame that cannot be read (the server reads on)
     └── RequestRefused                   the language server will not do what an editor asked
         ├── Excluded                     the file matches a privacy rule: nothing from it is sent
         ├── StaleBuffer                  the document changed under the request
         └── NothingApplied               a code action generated nothing worth applying
 
-``ConstraintRefused`` lives in `modal_service.vllm_engine` and ``ServiceError`` in
-`modal_service.errors` (both need the service's dependencies); every other class is here.
+``ConstraintRefused`` lives in `modal_service.vllm_engine`, ``ServiceError`` and ``ClientGone`` in
+`modal_service.errors` (they need the service's dependencies); every other class is here.
 Low-level errors (httpx's, llguidance's, the OS's) are translated where they are caught: by the
 HTTP transport into ``EngineError``, by the constraint compiler into ``ConstraintError``."""
 

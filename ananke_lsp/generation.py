@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from . import extraction
@@ -180,7 +180,7 @@ async def run(engine: Engine, cache: ConstraintCache, request: EngineRequest, *,
 
 async def run_streaming(
     engine: Engine, request: EngineRequest, compiled: CompiledConstraints | None, lookup_ms: float
-) -> AsyncIterator[str | Outcome]:
+) -> AsyncGenerator[str | Outcome, None]:
     """Text deltas, then the ``Outcome``, for an already compiled request. Closing the iterator
     stops the engine. One attempt, no extraction: the deltas already went out as the engine
     wrote them, so the final text must be theirs (a client's ``run`` extracts from and repairs

@@ -8,19 +8,52 @@ Errors are ``ErrorBody`` with a 4xx/5xx status."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from .engines.base import EngineRequest, FinishReason
-from .types import PyValidationResult
+from .engines.base import MAX_CONTEXT_FILES, MAX_STOP_CHARS, MAX_STOPS, EngineRequest, FinishReason
+from .engines.fim import ContextFile
+from .engines.line_stops import LineStops
+from .types import PyConstraintIR, PyGenerationContext, PyValidationResult
 
 API_PREFIX = "/v1"
+_SERVICE_FIELDS = {"stream", "model"}  # how the service answers and which model it must be: not the engine's
 
 
-class GenerateRequest(EngineRequest):
+class GenerateRequest(BaseModel):
+    """The body of POST /v1/generate. Its fields are the public part of an ``EngineRequest``, listed
+    here (same names, defaults and bounds) so that a field added to the engine's request stays
+    internal until this contract names it; the conversions below are the only way across."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str
+    chat: bool = True
+    system: str | None = None
+    constraints: list[PyConstraintIR] = Field(default_factory=list)
+    max_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    stop: list[Annotated[str, Field(max_length=MAX_STOP_CHARS)]] = Field(default_factory=list, max_length=MAX_STOPS)
+    seed: int | None = None
+    context: PyGenerationContext | None = None
+    suffix: str | None = None
+    line_stops: LineStops | None = None
+    max_predict_ms: float | None = Field(default=None, gt=0)
+    files: list[ContextFile] = Field(default_factory=list, max_length=MAX_CONTEXT_FILES)
     stream: bool = False
     model: str | None = None  # must name the served model when given
+
+    @classmethod
+    def from_engine_request(cls, request: EngineRequest, *, stream: bool = False) -> GenerateRequest:
+        """The body a client sends for ``request``: its public fields only."""
+        public = cls.model_fields.keys() - _SERVICE_FIELDS
+        return cls.model_validate({**request.model_dump(include=public), "stream": stream})
+
+    def to_engine_request(self) -> EngineRequest:
+        """The engine request the service runs for this body."""
+        return EngineRequest.model_validate(self.model_dump(exclude=_SERVICE_FIELDS))
 
 
 class Timings(BaseModel):

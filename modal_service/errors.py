@@ -1,10 +1,11 @@
-"""Structured error responses: every failure is a JSON ``ErrorBody`` saying what is wrong."""
+"""The service's answers that are not results: ``ServiceError`` (a status and a JSON ``ErrorBody``
+saying what is wrong), what an engine failure becomes, and ``ClientGone``."""
 
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from ananke_lsp.errors import AnankeError
+from ananke_lsp.errors import AnankeError, ConstraintError, EngineError, PromptTooLongError
 from ananke_lsp.wire import ErrorBody, ErrorDetail
 
 
@@ -34,3 +35,17 @@ class ServiceError(AnankeError):
         if self.close:
             headers["Connection"] = "close"
         return JSONResponse(self.body.model_dump(exclude_none=True), status_code=self.status, headers=headers or None)
+
+
+class ClientGone(AnankeError):
+    """The client left before its answer was ready; the engine has been stopped."""
+
+
+def engine_failure(exc: EngineError) -> ServiceError:
+    """A prompt the model's context cannot hold, or a constraint this engine refuses, is the
+    request's fault: a 400 naming it. Any other engine failure is the service's: a 500."""
+    if isinstance(exc, PromptTooLongError):
+        return ServiceError(400, "limit", str(exc))
+    if isinstance(exc, ConstraintError):  # an engine that cannot take this constraint (vLLM's limits)
+        return ServiceError(400, "constraint_error", str(exc), constraint=exc.constraint)
+    return ServiceError(500, "engine_error", str(exc))

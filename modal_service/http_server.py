@@ -5,11 +5,11 @@ requests, and every received byte cancels it, so a client sending its head or it
 a time holds a connection (and what it buffered) for good. Here every request must arrive within
 deadlines: the head (request line and headers) within ``head_timeout_s`` of the connection opening
 or of the previous answer, else a 408 and the connection closed; the body within
-``body_timeout_s`` of the head. The app itself answers a late body with a 408 (`_Service._body`,
-which also holds on Modal, where no uvicorn of ours runs); a body the app never reads (a 401
-answered at once) is cut off here: the connection is closed once the deadline has passed and the
-answer is out. ``max_connections`` bounds what the clients hold at once (uvicorn's
-``limit_concurrency``: beyond it, requests get a 503)."""
+``body_timeout_s`` of the head. The app itself answers a late body with a 408
+(`GenerationService._read_body`, which also holds on Modal, where no uvicorn of ours runs); a body
+the app never reads (a 401 answered at once) is cut off here: the connection is closed once the
+deadline has passed and the answer is out. ``max_connections`` bounds what the clients hold at once
+(uvicorn's ``limit_concurrency``: beyond it, requests get a 503)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .errors import ServiceError
-from .settings import ServiceSettings
+from .settings import ServerSettings
 
 
 def _head_timeout_answer(seconds: float) -> bytes:
@@ -90,7 +90,7 @@ class _DeadlineProtocol(H11Protocol):
             self.cycle.keep_alive = False
 
 
-def uvicorn_config(app: Any, settings: ServiceSettings, **options: Any) -> uvicorn.Config:
+def uvicorn_config(app: Any, settings: ServerSettings, **options: Any) -> uvicorn.Config:
     """The uvicorn configuration `ananke serve` runs ``app`` with (``options``: host, port, …)."""
     protocol = type(
         "DeadlineProtocol",

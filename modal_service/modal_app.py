@@ -132,7 +132,8 @@ service_secret = modal.Secret.from_name(SECRET_NAME)
 def web() -> Any:
     """The service's ASGI app. The model loads in the background after start-up; until it has
     loaded and passed the constraint self-test, /v1/health says "loading"."""
-    from modal_service.server import ServiceSettings, create_app
+    from modal_service.server import create_app
+    from modal_service.settings import ServerSettings
     from modal_service.vllm_engine import VLLMEngine
 
     engine = VLLMEngine(
@@ -141,4 +142,4 @@ def web() -> Any:
         max_model_len=SETTINGS.max_model_len,
         tensor_parallel_size=SETTINGS.gpu_count,
     )
-    return create_app(engine, ServiceSettings.from_env())
+    return create_app(engine, ServerSettings.from_env())

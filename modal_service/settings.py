@@ -1,4 +1,4 @@
-"""Service settings, from the environment (on Modal the token comes from a `modal.Secret`)."""
+"""The HTTP server's settings, from the environment (on Modal the token comes from a `modal.Secret`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 from ananke_lsp.constraints.compile import MAX_CONSTRAINT_BYTES
 
 
-class ServiceSettings(BaseModel):
+class ServerSettings(BaseModel):
+    """What the service enforces (not `.ananke.toml`'s `[service]`, which says where a client sends)."""
+
     token: str | None = Field(default=None, repr=False)  # bearer token; None = no auth (local use)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_tokens: int = Field(default=4096, ge=1)
@@ -28,7 +30,7 @@ class ServiceSettings(BaseModel):
     max_connections: int = Field(default=256, ge=1)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
         env = os.environ if env is None else env
         numbers = {
             "max_body_bytes": "ANANKE_MAX_BODY_BYTES",

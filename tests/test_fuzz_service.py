@@ -16,7 +16,7 @@ from ananke_lsp.constraints import CompiledConstraints
 from ananke_lsp.engines.base import EngineHealth, EngineRequest, EngineResult, collect
 from ananke_lsp.selftest import CONSTRAINT as SELF_TEST
 from modal_service.server import create_app
-from modal_service.settings import ServiceSettings
+from modal_service.settings import ServerSettings
 from modal_service.vllm_engine import ConstraintRefused
 
 from .servers import serve_in_thread, wait_healthy
@@ -24,7 +24,7 @@ from .test_fuzz_constraints import grammars, regexes, schema_texts
 
 TOKEN = "fuzz-token-3c1e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-LIMITS = ServiceSettings(token=TOKEN, max_body_bytes=16 << 10, max_tokens=300, max_constraint_bytes=4 << 10)
+LIMITS = ServerSettings(token=TOKEN, max_body_bytes=16 << 10, max_tokens=300, max_constraint_bytes=4 << 10)
 ROUTES = ["/v1/generate", "/v1/completions", "/v1/chat/completions"]
 BUG = "\x00trigger an engine bug\x00"
 REFUSED = "\x00a constraint the engine refuses\x00"

@@ -20,7 +20,7 @@ from ananke_lsp.errors import EngineError
 from ananke_lsp.transport.retry import RetryPolicy, retry_after_seconds
 from ananke_lsp.types import PyModalConfig
 from modal_service.server import create_app
-from modal_service.settings import ServiceSettings
+from modal_service.settings import ServerSettings
 
 from .servers import serve_in_thread, wait_healthy
 
@@ -159,7 +159,7 @@ class SlowStartEngine(EmbeddedEngine):
 
 
 async def test_a_restarting_service_answers_503_then_serves(monkeypatch):
-    app = create_app(SlowStartEngine(), ServiceSettings(loading_retry_after_s=1))
+    app = create_app(SlowStartEngine(), ServerSettings(loading_retry_after_s=1))
     with serve_in_thread(app) as url:
         async with httpx.AsyncClient(base_url=url) as client:
             health = await client.get("/v1/health")

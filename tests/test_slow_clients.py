@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from modal_service.server import create_app
-from modal_service.settings import ServiceSettings
+from modal_service.settings import ServerSettings
 
 from .servers import ananke_serve, serve_in_thread, wait_healthy
 from .test_fuzz_service import InstantEngine
@@ -153,7 +153,7 @@ def test_connections_beyond_the_cap_get_a_503_until_the_held_ones_are_cut(servic
 
 def test_the_app_alone_answers_a_late_body_with_a_408():
     """Under a plain uvicorn (no deadline of ours on the connection), as on Modal."""
-    settings = ServiceSettings(body_timeout_s=BODY_S)
+    settings = ServerSettings(body_timeout_s=BODY_S)
     with serve_in_thread(create_app(InstantEngine(), settings)) as url:
         wait_healthy(url)
         with _connect(url) as sock:

@@ -14,9 +14,10 @@ from pydantic import ValidationError
 from ..constraints import CompiledConstraints
 from ..constraints.plan import structured_plan
 from ..errors import EngineError, HttpError
+from ..openai_wire import from_openai_finish
 from ..transport.http import RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
-from .base import EngineHealth, EngineRequest, EngineResult, FinishReason, collect
+from .base import EngineHealth, EngineRequest, EngineResult, collect
 
 
 def completion_payload(request: EngineRequest, model: str, compiled: CompiledConstraints | None, stream: bool) -> dict:
@@ -45,10 +46,6 @@ def completion_payload(request: EngineRequest, model: str, compiled: CompiledCon
     if plan.kind is not None:
         body["structured_outputs"] = {plan.kind: plan.value}
     return body
-
-
-def _finish(reason: str | None) -> FinishReason:
-    return "length" if reason == "length" else "stop"
 
 
 class OpenAICompatibleEngine:
@@ -110,7 +107,7 @@ class OpenAICompatibleEngine:
         plan = structured_plan(compiled)
         yield EngineResult(
             text="".join(pieces),
-            finish_reason=_finish(finish),
+            finish_reason=from_openai_finish(finish),
             tokens_generated=int(usage.get("completion_tokens", len(pieces))),
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             prefill_ms=(first - started) * 1000,

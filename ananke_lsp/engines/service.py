@@ -66,7 +66,7 @@ class ServiceEngine:
         return self.config.model
 
     def _payload(self, request: EngineRequest, stream: bool) -> dict[str, object]:
-        return GenerateRequest(**request.model_dump(), stream=stream).model_dump(exclude_none=True)
+        return GenerateRequest.from_engine_request(request, stream=stream).model_dump(exclude_none=True)
 
     async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
         async with self.http.send("POST", f"{API_PREFIX}/generate", self._payload(request, False)) as response:
