@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import codecs
 import contextlib
 import ctypes
 import functools
@@ -17,24 +16,28 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import llguidance as llg
 import numpy as np
+from numpy.typing import NDArray
 
 from ..constraints import CompiledConstraints
-from ..constraints.closing import Closer
 from ..errors import EngineError, PromptTooLongError
 from .base import EngineHealth, EngineRequest, EngineResult, FinishReason, collect
+from .decoding import ClosingSearch, OutputText
 from .fim import FimTokens, fim_prompt, fim_tokens
-from .line_stops import finished, line_cut, settled
 from .model_files import resolve_model_path, why_this_model
 from .prompt_cache import PromptCache
 from .sampling import TokenGate, sample
-from .stops import StopScanner
 
-_Emit = Callable[[object], None]
+if TYPE_CHECKING:  # llama-cpp-python is an optional extra: imported where a model is loaded
+    from llama_cpp import Llama
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
+
+_Item = str | EngineResult | BaseException  # what the decode thread hands the event loop
 log = logging.getLogger("ananke_lsp.llama_cpp")
 _GGML_LOG_WARN, _GGML_LOG_ERROR = 3, 4  # ggml.h ggml_log_level (llama-cpp-python's own table is older)
 
@@ -44,8 +47,8 @@ class LoadedModel:
     """A model loaded once per process, with its llguidance tokenizer and decode thread."""
 
     path: Path
-    llm: object  # llama_cpp.Llama
-    tokenizer: object  # llguidance.LLTokenizer
+    llm: Llama
+    tokenizer: llg.LLTokenizer
     n_vocab: int
     n_ctx: int
     stop_ids: frozenset[int]
@@ -61,30 +64,38 @@ class LoadedModel:
     def name(self) -> str:
         return self.path.stem
 
+    def plain_tokens(self, text: bytes) -> list[int]:
+        """``text``'s tokens, special tokens spelled in it read as text."""
+        return self.llm.tokenize(text, add_bos=False, special=False)
+
+    def logits(self) -> NDArray[np.float32]:
+        """The next token's logits: llama.cpp's own buffer, masked in place and overwritten by the
+        next eval."""
+        import llama_cpp
+
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm.ctx, -1), shape=(self.n_vocab,))
+
 
 _MODELS: dict[tuple[str, int], LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
-# Near the end of max_tokens a constrained output is finished rather than cut: from this many
-# tokens left the engine looks for a closing, and emits it once fewer than its length plus
-# the margin remain (one sampled token can make the closing longer).
-CLOSING_WINDOW = 32
-CLOSING_MARGIN = 2
 # KV states of the prompts of recently left files (kv_snapshots.py): a few files' worth for the
 # 1.5B (~28 KB a token), more for the 0.5B.
 KV_SNAPSHOT_BYTES = 256 << 20
 
 
-def _chat_formatter(llm: object) -> Callable[[str, str], str] | None:
+def _chat_formatter(llm: Llama) -> Callable[[str, str], str] | None:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-    metadata: dict[str, str] = getattr(llm, "metadata", {}) or {}
-    template = metadata.get("tokenizer.chat_template")
+    template = llm.metadata.get("tokenizer.chat_template")
     if not template:
         return None
     formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="", add_generation_prompt=True)
 
     def render(system: str, user: str) -> str:
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        messages: list[ChatCompletionRequestMessage] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+        ]
         return formatter(messages=messages).prompt
 
     return render
@@ -107,13 +118,13 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
         # Loaded on the thread that will decode: llama.cpp's OpenMP team belongs to the thread
         # that starts it, and loading already starts one (AMX repacks the weights in parallel). A
         # second team from another thread oversubscribes the cores, libgomp stops spinning, and
-        # decoding fell from 180 to 24 tok/s here.
+        # decoding slows down many times over.
         executor = ThreadPoolExecutor(1, "ananke-decode")
         start = time.perf_counter()
         # verbose=True: with False, llama-cpp-python points the process's fds 1 and 2 at
         # /dev/null while it loads, and every LSP answer written to stdout meanwhile was lost
         # (the editor waited forever). Its chatter goes to the debug log instead.
-        _route_llama_logs(llama_cpp)
+        _route_llama_logs()
         with contextlib.redirect_stderr(io.StringIO()) as chatter:
             llm = executor.submit(
                 llama_cpp.Llama,
@@ -153,17 +164,18 @@ def load_model(model: str | None = None, n_ctx: int = 4096) -> LoadedModel:
 
 
 @functools.cache
-def _route_llama_logs(llama_cpp: object) -> object:
+def _route_llama_logs() -> object:
     """llama.cpp's warnings and errors to our log (not to stderr); its info and debug lines,
     thousands per model load and more per batch, are dropped. Installed once; the callback is
     returned so that the cache keeps it alive as long as llama.cpp may call it."""
+    import llama_cpp
 
-    @llama_cpp.llama_log_callback  # type: ignore[attr-defined]
+    @llama_cpp.llama_log_callback
     def forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
         if level in (_GGML_LOG_WARN, _GGML_LOG_ERROR):
             log.warning("llama.cpp: %s", text.decode("utf-8", "replace").rstrip("\n"))
 
-    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))  # type: ignore[attr-defined]
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
     return forward
 
 
@@ -184,14 +196,14 @@ class EmbeddedEngine:
     def model(self) -> str:
         return resolve_model_path(self._model_arg).stem
 
-    def llg_tokenizer(self) -> object:
+    def llg_tokenizer(self) -> llg.LLTokenizer:
         """The model's llguidance tokenizer: constraints compiled with it are checked and turned
         into this model's matchers in one pass."""
         return self.loaded().tokenizer
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in this model's vocabulary (for fitting prompts into a budget)."""
-        return len(self.loaded().llm.tokenize(text.encode(), add_bos=False, special=False))  # type: ignore[attr-defined]
+        return len(self.loaded().plain_tokens(text.encode()))
 
     async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
         return await collect(self.stream(request, compiled))
@@ -200,11 +212,11 @@ class EmbeddedEngine:
         self, request: EngineRequest, compiled: CompiledConstraints | None = None
     ) -> AsyncIterator[str | EngineResult]:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue()
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
         cancel = threading.Event()
         loaded = await asyncio.to_thread(self.loaded)
 
-        def emit(item: object) -> None:
+        def emit(item: _Item) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def work() -> None:
@@ -219,7 +231,7 @@ class EmbeddedEngine:
                 item = await queue.get()
                 if isinstance(item, BaseException):
                     raise item
-                yield item  # type: ignore[misc]
+                yield item
                 if isinstance(item, EngineResult):
                     return
         finally:
@@ -239,15 +251,15 @@ class EmbeddedEngine:
         )
 
 
-def _document_start(llm: object) -> int:
+def _document_start(llm: Llama) -> int:
     """The token a document follows in training: ``<|endoftext|>`` where the vocabulary has it as
     one token (Qwen's BOS is that token; SmolLM2's BOS is a chat turn's ``<|im_start|>``), else
     the BOS, else the EOS."""
-    separator = llm.tokenize(b"<|endoftext|>", add_bos=False, special=True)  # type: ignore[attr-defined]
+    separator = llm.tokenize(b"<|endoftext|>", add_bos=False, special=True)
     if len(separator) == 1:
         return int(separator[0])
-    bos = int(llm.token_bos())  # type: ignore[attr-defined]
-    return bos if bos >= 0 else int(llm.token_eos())  # type: ignore[attr-defined]
+    bos = int(llm.token_bos())
+    return bos if bos >= 0 else int(llm.token_eos())
 
 
 def _prompt_tokens(loaded: LoadedModel, request: EngineRequest) -> list[int]:
@@ -256,7 +268,7 @@ def _prompt_tokens(loaded: LoadedModel, request: EngineRequest) -> list[int]:
     tokens = _fim_prompt(loaded, request)
     if tokens is None:
         text = _prompt_text(loaded, request)
-        tokens = loaded.llm.tokenize(text.encode(), add_bos=True, special=True)  # type: ignore[attr-defined]
+        tokens = loaded.llm.tokenize(text.encode(), add_bos=True, special=True)
     if len(tokens) >= loaded.n_ctx:
         raise PromptTooLongError(
             f"prompt is {len(tokens)} tokens; the model context holds {loaded.n_ctx} (prompt and completion "
@@ -270,17 +282,15 @@ def _fim_prompt(loaded: LoadedModel, request: EngineRequest) -> list[int] | None
     if request.chat or request.suffix is None or loaded.fim is None:
         return None
     ctx = request.context
-
-    def plain(text: str) -> list[int]:
-        return loaded.llm.tokenize(text.encode(), add_bos=False, special=False)  # type: ignore[attr-defined]
-
     root = Path(ctx.project_root) if ctx and ctx.project_root else None
     path = Path(ctx.current_file) if ctx and ctx.current_file else None
-    shown = str(path.relative_to(root)) if root and path and path.is_relative_to(root) else (path and path.name)
+    shown = path.name if path else None
+    if root and path and path.is_relative_to(root):
+        shown = str(path.relative_to(root))
     files = request.files
     return fim_prompt(
         loaded.fim,
-        plain,
+        lambda text: loaded.plain_tokens(text.encode()),
         request.prompt,
         request.suffix,
         files=files,
@@ -300,127 +310,116 @@ def _decode(
     request: EngineRequest,
     compiled: CompiledConstraints | None,
     cancel: threading.Event,
-    emit: _Emit,
+    emit: Callable[[str], None],
 ) -> EngineResult:
-    import llama_cpp
-
-    matchers, compile_ms = compiled.matchers(loaded.tokenizer) if compiled else ([], 0.0)  # type: ignore[arg-type]
-    gate = None
-    if matchers and compiled:
-        mid_document = frozenset(row for row, part in enumerate(compiled.parts) if part.prefix)
-        line_end = loaded.tokenizer.tokenize_str("\n") if mid_document else None  # type: ignore[attr-defined]
-        gate = TokenGate(matchers, loaded.n_vocab, loaded.stop_ids, line_end, mid_document)
-    llm = loaded.llm
+    matchers, compile_ms = compiled.matchers(loaded.tokenizer) if compiled else ([], 0.0)
+    gate = _token_gate(loaded, compiled, matchers)
     started = time.perf_counter()
     prompt = _prompt_tokens(loaded, request)
     max_tokens = min(request.max_tokens, loaded.n_ctx - len(prompt))
     prefilled = loaded.cache.prefill(prompt, cancel.is_set)  # cancelled part-way, the loop below stops first
     prefill_ms = (time.perf_counter() - started) * 1000
-
-    decode_start = time.perf_counter()
-    budget = request.max_predict_ms / 1000 if request.max_predict_ms else float("inf")
-    rng = np.random.default_rng(request.seed)
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    stops = StopScanner(request.stop)
-    text = ""
-    sent = 0
-    cut: int | None = None
-    generated = 0
-    finish: FinishReason = "length"
-    closer = Closer(compiled.parts) if matchers and compiled else None
-    check_at = CLOSING_WINDOW  # remaining budget at which to look for a closing next
-    closing: list[int] = []
-    while generated < max_tokens:
-        if cancel.is_set():
-            finish = "cancelled"
-            break
-        remaining = max_tokens - generated
-        if closer is not None and remaining <= check_at:
-            found = _closing(loaded, closer, matchers)
-            if found is None:
-                closer = None  # no closing within the search bounds: sample to the end
-            elif len(found) + CLOSING_MARGIN >= remaining:
-                if len(found) <= remaining:
-                    closing = found
-                    break
-                closer = None  # it no longer fits: the caller gets the honest truncation
-            else:
-                check_at = len(found) + CLOSING_MARGIN + 3
-        # llama.cpp's own logits buffer: masked in place, it is overwritten by the next eval
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(loaded.n_vocab,))  # type: ignore[attr-defined]
-        sampler = sample if gate is None else gate.next_token
-        token = sampler(logits, request.temperature, request.top_p, rng)
-        if token is None:
-            finish = "constraint_conflict"  # the constraints leave no token
-            break
-        if token in loaded.stop_ids:
-            finish = "stop"
-            break
-        for matcher in matchers:
-            if not matcher.consume_token(token):
-                raise EngineError(f"llguidance rejected a token its own mask allowed: {matcher.get_error()}")
-        generated += 1
-        loaded.tokens_decoded += 1
-        piece = loaded.tokenizer.decode_bytes([token])  # type: ignore[attr-defined]
-        if closer is not None:
-            closer.feed(piece)
-        new = decoder.decode(piece)
-        text += new
-        safe, cut = stops.feed(new)
-        if cut is not None:
-            text = text[:cut]
-        if request.line_stops is not None:  # a line that ends the suggestion: stop decoding here
-            line = line_cut(text, request.line_stops, final=False)
-            text, cut = (text, cut) if line is None else (text[:line], line)
-            safe = min(safe, settled(text))
-        if safe > sent:
-            emit(text[sent:safe])
-            sent = safe
-        if cut is not None:
-            finish = "stop"
-            break
-        if matchers and all(m.is_stopped() for m in matchers):
-            finish = "stop"  # the constraints admit nothing more
-            break
-        if text.endswith("\n") and time.perf_counter() - decode_start > budget:
-            finish = "time"  # out of time at a line's end: whole lines, never half of one
-            break
-        llm.eval([token])  # type: ignore[attr-defined]
-    for token in closing:  # validated against every matcher by _closing
-        for matcher in matchers:
-            matcher.consume_token(token)
-        text += decoder.decode(loaded.tokenizer.decode_bytes([token]))  # type: ignore[attr-defined]
-    generated += len(closing)
-    # The bytes of a character cut off by the budget or a cancel are left in the decoder: the rest
-    # of it was never generated, and flushing them would put U+FFFD into the user's code.
-    if request.line_stops is not None:
-        text = finished(text, request.line_stops)
-    if len(text) > sent:
-        emit(text[sent:])
+    decoding = _Decoding(
+        loaded,
+        request,
+        matchers,
+        gate,
+        max_tokens,
+        OutputText(request, emit),
+        ClosingSearch(compiled, matchers, loaded.plain_tokens),
+    )
+    finish = decoding.run(cancel)
     return EngineResult(
-        text=text,
+        text=decoding.output.finish(),
         finish_reason=finish,
-        tokens_generated=generated,
+        tokens_generated=decoding.generated,
         prompt_tokens=len(prompt),
         prefilled_tokens=prefilled,
         prefill_ms=prefill_ms,
-        decode_ms=(time.perf_counter() - decode_start) * 1000,
+        decode_ms=(time.perf_counter() - decoding.started) * 1000,
         compile_ms=compile_ms,
         mask_us_total=gate.enforce_us if gate is not None else 0.0,
         model=loaded.name,
         engine=EmbeddedEngine.name,
         enforced=sorted({p.constraint for p in compiled.parts}) if compiled else [],
-        closing_tokens=len(closing),
+        closing_tokens=decoding.closing_tokens,
     )
 
 
-def _closing(loaded: LoadedModel, closer: Closer, matchers: list[llg.LLMatcher]) -> list[int] | None:
-    """The model's tokens for the shortest closing found, checked against every matcher;
-    None when there is none to offer."""
-    found = closer.closing()
-    if found is None:
+def _token_gate(
+    loaded: LoadedModel, compiled: CompiledConstraints | None, matchers: list[llg.LLMatcher]
+) -> TokenGate | None:
+    """The gate every sampled token passes; None for an unconstrained request."""
+    if not (matchers and compiled):
         return None
-    tokens: list[int] = loaded.llm.tokenize(found, add_bos=False, special=False) if found else []  # type: ignore[attr-defined]
-    if any(m.validate_tokens(tokens) < len(tokens) for m in matchers):
-        return None
-    return tokens
+    mid_document = frozenset(row for row, part in enumerate(compiled.parts) if part.prefix)
+    line_end = loaded.tokenizer.tokenize_str("\n") if mid_document else None
+    return TokenGate(matchers, loaded.n_vocab, loaded.stop_ids, line_end, mid_document)
+
+
+@dataclass
+class _Decoding:
+    """One request's decode loop, after its prompt is in the KV cache: one token at a time until
+    it ends, and how far it got."""
+
+    loaded: LoadedModel
+    request: EngineRequest
+    matchers: list[llg.LLMatcher]
+    gate: TokenGate | None  # None: unconstrained
+    max_tokens: int  # the request's, where the context has room for them
+    output: OutputText
+    closing: ClosingSearch
+    rng: np.random.Generator = field(init=False)
+    time_budget_s: float = field(init=False)  # of decoding, checked at line ends
+    started: float = field(default_factory=time.perf_counter)
+    generated: int = 0  # sampled and placed tokens
+    closing_tokens: int = 0  # of those, placed by the closing search
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.request.seed)
+        ms = self.request.max_predict_ms
+        self.time_budget_s = ms / 1000 if ms else float("inf")
+
+    def run(self, cancel: threading.Event) -> FinishReason:
+        """Sample, place a closing, or stop; returns why decoding ended."""
+        while self.generated < self.max_tokens:
+            if cancel.is_set():
+                return "cancelled"
+            closing = self.closing.due(self.max_tokens - self.generated)
+            if closing is not None:
+                self._place(closing)
+                return "length"
+            sampler = sample if self.gate is None else self.gate.next_token
+            token = sampler(self.loaded.logits(), self.request.temperature, self.request.top_p, self.rng)
+            if token is None:
+                return "constraint_conflict"  # the constraints leave no token
+            if token in self.loaded.stop_ids:
+                return "stop"
+            if self.output.add(self._take(token)):
+                return "stop"  # a stop string or a line stop
+            if self.matchers and all(m.is_stopped() for m in self.matchers):
+                return "stop"  # the constraints admit nothing more
+            if self.output.text.endswith("\n") and time.perf_counter() - self.started > self.time_budget_s:
+                return "time"  # out of time at a line's end: whole lines, never half of one
+            self.loaded.llm.eval([token])
+        return "length"
+
+    def _take(self, token: int) -> bytes:
+        """Advance every matcher by a sampled token, and count it; returns its bytes."""
+        for matcher in self.matchers:
+            if not matcher.consume_token(token):
+                raise EngineError(f"llguidance rejected a token its own mask allowed: {matcher.get_error()}")
+        self.generated += 1
+        self.loaded.tokens_decoded += 1
+        piece = self.loaded.tokenizer.decode_bytes([token])
+        self.closing.feed(piece)
+        return piece
+
+    def _place(self, closing: list[int]) -> None:
+        """Advance every matcher by the closing's tokens, and append them to the text."""
+        for token in closing:  # validated against every matcher by the closing search
+            for matcher in self.matchers:
+                matcher.consume_token(token)
+            self.output.place(self.loaded.tokenizer.decode_bytes([token]))
+        self.generated += len(closing)
+        self.closing_tokens = len(closing)

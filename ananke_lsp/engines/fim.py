@@ -14,8 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # llama-cpp-python is an optional extra
+    from llama_cpp import llama_vocab_p
 
 Tokenize = Callable[[str], list[int]]
 
@@ -38,7 +42,7 @@ class FimTokens:
     file_sep: int | None = None
 
 
-def fim_tokens(vocab: object) -> FimTokens | None:
+def fim_tokens(vocab: llama_vocab_p) -> FimTokens | None:
     """The vocabulary's FIM token ids, or None when the model has no FIM tokens."""
     import llama_cpp
 

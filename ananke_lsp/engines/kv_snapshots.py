@@ -12,8 +12,12 @@ from __future__ import annotations
 import ctypes
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # llama-cpp-python is an optional extra
+    from llama_cpp import Llama
 
 # A prompt this short is read again faster than its state is worth keeping and searching.
 MIN_TOKENS = 64
@@ -28,7 +32,7 @@ def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
 @dataclass(frozen=True)
 class _Snapshot:
     tokens: np.ndarray
-    state: ctypes.Array
+    state: ctypes.Array[ctypes.c_uint8]
 
 
 class KvSnapshots:
@@ -42,15 +46,15 @@ class KvSnapshots:
     def bytes(self) -> int:
         return sum(len(s.state) for s in self._saved.values())
 
-    def switch(self, llm: object, tokens: np.ndarray, live_common: int) -> int:
+    def switch(self, llm: Llama, tokens: np.ndarray, live_common: int) -> int:
         """Before the live sequence is cut back to ``live_common`` tokens of ``tokens``: save it
         if that gives up most of a long prompt, and start from the saved state sharing the most
         with ``tokens`` if it beats the live one. Returns the tokens already evaluated."""
         import llama_cpp
 
-        n_live = llm.n_tokens  # type: ignore[attr-defined]
+        n_live = llm.n_tokens
         if n_live >= MIN_TOKENS and live_common < n_live // 2:  # another file, not another keystroke
-            self._save(llm, llama_cpp)
+            self._save(llm)
         best, shared = None, live_common
         for key, snap in self._saved.items():
             common = common_prefix(snap.tokens, tokens)
@@ -60,26 +64,28 @@ class KvSnapshots:
             return live_common
         snap = self._saved.pop(best)
         self._saved[best] = snap  # most recently used
-        ctx = llm.ctx  # type: ignore[attr-defined]
+        ctx = llm.ctx
         llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), 0, -1, -1)
         if llama_cpp.llama_state_seq_set_data(ctx, snap.state, len(snap.state), 0) == 0:
             del self._saved[best]  # llama.cpp refused it (another context shape): read the prompt again
-            llm.n_tokens = 0  # type: ignore[attr-defined]
+            llm.n_tokens = 0
             return 0
-        llm.input_ids[: len(snap.tokens)] = snap.tokens  # type: ignore[attr-defined]
-        llm.n_tokens = len(snap.tokens)  # type: ignore[attr-defined]
+        llm.input_ids[: len(snap.tokens)] = snap.tokens
+        llm.n_tokens = len(snap.tokens)
         self.restored += 1
         return shared
 
-    def _save(self, llm: object, llama_cpp: object) -> None:
-        ctx = llm.ctx  # type: ignore[attr-defined]
-        size = llama_cpp.llama_state_seq_get_size(ctx, 0)  # type: ignore[attr-defined]
+    def _save(self, llm: Llama) -> None:
+        import llama_cpp
+
+        ctx = llm.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         if size > self.max_bytes:
             return
         state = (ctypes.c_uint8 * size)()
-        if llama_cpp.llama_state_seq_get_data(ctx, state, size, 0) == 0:  # type: ignore[attr-defined]
+        if llama_cpp.llama_state_seq_get_data(ctx, state, size, 0) == 0:
             return
-        tokens = np.array(llm.input_ids[: llm.n_tokens], copy=True)  # type: ignore[attr-defined]
+        tokens = np.array(llm.input_ids[: llm.n_tokens], copy=True)
         for key in [k for k, s in self._saved.items() if common_prefix(s.tokens, tokens) >= len(tokens) // 2]:
             del self._saved[key]  # an older state of the same prompt: this one supersedes it
         self._saved[self._next] = _Snapshot(tokens, state)

@@ -16,21 +16,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .kv_snapshots import KvSnapshots, common_prefix
 
+if TYPE_CHECKING:  # llama-cpp-python is an optional extra
+    from llama_cpp import Llama
+
 # Prompt tokens evaluated between two looks at the cancel event: a client that went away frees the
-# decode thread within one chunk, not after its whole prompt (three cancelled 4k-token prompts had
-# held the next request for 96 s). Larger chunks gain little on a CPU; llama.cpp's n_batch caps it.
+# decode thread within one chunk, not after its whole prompt, which every request queued behind it
+# would wait for. Larger chunks gain little on a CPU; llama.cpp's n_batch caps it.
 PREFILL_CHUNK = 128
 
 
 class PromptCache:
     """The KV cache of one loaded model, across its requests (see the module docstring)."""
 
-    def __init__(self, llm: object, snapshot_bytes: int) -> None:
+    def __init__(self, llm: Llama, snapshot_bytes: int) -> None:
         self.llm = llm
         self.snapshots = KvSnapshots(snapshot_bytes)
 
@@ -41,17 +45,17 @@ class PromptCache:
         llm = self.llm
         recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
         if recurrent or os.environ.get("ANANKE_KV_REUSE") == "0":  # the env switch: bench/latency's baseline
-            llm.reset()  # type: ignore[attr-defined]  # a recurrent state cannot be cut back to a prefix
+            llm.reset()  # a recurrent state cannot be cut back to a prefix
             common = 0
         else:
             prompt = np.asarray(tokens, dtype=np.intc)
-            common = common_prefix(llm.input_ids[: llm.n_tokens], prompt)  # type: ignore[attr-defined]
+            common = common_prefix(llm.input_ids[: llm.n_tokens], prompt)
             # the last token is always evaluated again: its logits are the first token's distribution
             common = min(self.snapshots.switch(llm, prompt, common), len(tokens) - 1)
-        llm.n_tokens = common  # type: ignore[attr-defined]
-        step = min(PREFILL_CHUNK, llm.n_batch)  # type: ignore[attr-defined]
+        llm.n_tokens = common
+        step = min(PREFILL_CHUNK, llm.n_batch)
         for start in range(common, len(tokens), step):
             if stop():
                 return start - common
-            llm.eval(tokens[start : start + step])  # type: ignore[attr-defined]
+            llm.eval(tokens[start : start + step])
         return len(tokens) - common

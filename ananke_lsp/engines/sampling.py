@@ -33,20 +33,21 @@ def sample(logits: NDArray[np.float32], temperature: float, top_p: float, rng: n
     return int(rng.choice(len(probs), p=probs))
 
 
-# Masking as an addition: `logits += penalty` costs ~4 µs on the 49k vocabulary where
-# `logits[~allowed] = -inf` (a boolean scatter) costs ~120 µs, 2% of a token here.
+# Masking as an addition: `logits += penalty` is one pass over the vocabulary, where
+# `logits[~allowed] = -inf` is a boolean scatter, many times slower.
 _PENALTY = np.array([-np.inf, 0.0], dtype=np.float32)
 
 
 class TokenGate:
     """Which token may come next under every matcher, asked the cheap way first: the model's own
-    choice is checked (~0.3 µs per matcher), and the full vocabulary mask (200-700 µs here, 4-12 %
-    of a token) is computed only when that choice is refused. Greedy decoding gets the best token
-    the constraints allow; temperature sampling keeps the model's draw when it is allowed and
-    otherwise draws from the masked distribution (rejection sampling: where the mask offers every
-    allowed token, exactly the masked distribution; where the text is forced, llguidance's mask
-    offers only its canonical tokens, and a model's other spelling of the same text is kept).
-    With top-p < 1 the nucleus must be cut from the masked distribution: every token is masked."""
+    choice is checked (one token per matcher), and the full vocabulary mask (every token, a
+    noticeable part of a token's time on a CPU) is computed only when that choice is refused.
+    Greedy decoding gets the best token the constraints allow; temperature sampling keeps the
+    model's draw when it is allowed and otherwise draws from the masked distribution (rejection
+    sampling: where the mask offers every allowed token, exactly the masked distribution; where
+    the text is forced, llguidance's mask offers only its canonical tokens, and a model's other
+    spelling of the same text is kept). With top-p < 1 the nucleus must be cut from the masked
+    distribution: every token is masked."""
 
     def __init__(
         self,
