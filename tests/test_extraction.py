@@ -19,13 +19,9 @@ from ananke_lsp.types import PyConstraintIR as C
 from ananke_lsp.types import PyGenerationContext
 
 from .instruct_server import MODEL, InstructServer
+from .schemas import TWO_SCHEMAS
 from .servers import serve_in_thread
 
-SHAPE = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"], "additionalProperties": False}
-SMALL = {"type": "object", "properties": {"n": {"maximum": 9}}}
-# Two schemas: a server taking one structured output enforces the first and the second is only
-# validated, so the engine did not enforce every constraint.
-TWO_SCHEMAS = [C(name="shape", json_schema=json.dumps(SHAPE)), C(name="small", json_schema=json.dumps(SMALL))]
 INSTRUCT_JSON = 'Sure! Here is the JSON:\n```json\n{"n": 5}\n```\nLet me know if you need anything else.'
 
 

@@ -44,7 +44,7 @@ from .faulty_service import (
     status,
     trickle,
 )
-from .lsp_client import SERVER, actions, command, end_position, inline, open_doc, start
+from .lsp_client import SERVER, actions, command, end_position, inline, open_doc, session
 from .servers import free_port
 
 TIMEOUT_S = 1  # [service] timeout_secs: the smallest a project may set
@@ -222,9 +222,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, service: FaultyService, de
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, project: Path, service: FaultyService, dead_url: str):
-    await start(lsp_client, project, {"trustedEndpoints": [service.url, dead_url]})
-    yield
-    await lsp_client.shutdown_session()
+    async with session(lsp_client, project, {"trustedEndpoints": [service.url, dead_url]}):
+        yield
 
 
 _documents = itertools.count()

@@ -5,70 +5,30 @@ the service keeps answering ``/v1/health``."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ananke_lsp.constraints import CompiledConstraints
-from ananke_lsp.engines.base import EngineHealth, EngineRequest, EngineResult, collect
-from ananke_lsp.selftest import CONSTRAINT as SELF_TEST
 from modal_service.server import create_app
 from modal_service.settings import ServerSettings
-from modal_service.vllm_engine import ConstraintRefused
 
+from .fake_engines import BUG, REFUSED, CannedEngine
 from .servers import serve_in_thread, wait_healthy
-from .test_fuzz_constraints import grammars, regexes, schema_texts
+from .strategies import grammars, regexes, schema_texts
 
 TOKEN = "fuzz-token-3c1e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LIMITS = ServerSettings(token=TOKEN, max_body_bytes=16 << 10, max_tokens=300, max_constraint_bytes=4 << 10)
 ROUTES = ["/v1/generate", "/v1/completions", "/v1/chat/completions"]
-BUG = "\x00trigger an engine bug\x00"
-REFUSED = "\x00a constraint the engine refuses\x00"
 FUZZ = settings(max_examples=200, deadline=None)
-
-
-class InstantEngine:
-    """No model: the self-test's answer for the self-test, a fixed word otherwise (and a bug on
-    request, to see what a client gets when the engine itself fails unexpectedly)."""
-
-    name = "instant"
-    model = "instant-model"
-
-    async def stream(
-        self, request: EngineRequest, compiled: CompiledConstraints | None = None
-    ) -> AsyncIterator[str | EngineResult]:
-        if request.prompt == BUG:
-            raise ValueError("an engine bug")
-        if request.prompt == REFUSED:  # what vLLM's adapter raises for a schema deeper than it takes
-            raise ConstraintRefused("deep", "json_schema", "vLLM refuses JSON nested deeper than 64 levels")
-        text = "ananke-self-test-42" if SELF_TEST in request.constraints else "value"
-        yield text
-        yield EngineResult(
-            text=text,
-            finish_reason="stop",
-            tokens_generated=1,
-            prompt_tokens=1,
-            prefill_ms=0.0,
-            decode_ms=0.0,
-            compile_ms=0.0,
-            model=self.model,
-            engine=self.name,
-        )
-
-    async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
-        return await collect(self.stream(request, compiled))
-
-    async def health(self) -> EngineHealth:
-        return EngineHealth(ok=True, engine=self.name, model=self.model)
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
-    with serve_in_thread(create_app(InstantEngine(), LIMITS)) as url:
+    with serve_in_thread(create_app(CannedEngine(), LIMITS)) as url:
         wait_healthy(url, AUTH)
         with httpx.Client(base_url=url, timeout=30) as http:
             yield http
@@ -128,7 +88,7 @@ _FIELDS = {
     "chat": _wrong,
     "suffix": _wrong,
     "context": st.one_of(st.fixed_dictionaries({}, optional={"language": _wrong, "current_file": _wrong}), _wrong),
-    "model": st.one_of(st.just("instant-model"), _wrong),
+    "model": st.one_of(st.just(CannedEngine.model), _wrong),
     "stream": st.booleans(),
     "messages": st.one_of(
         st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "tool"]), "content": _wrong})),

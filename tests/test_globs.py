@@ -22,9 +22,7 @@ from ananke_lsp.config.globs import MAX_GLOB_CHARS, Glob
 from ananke_lsp.config.schema import MAX_GLOBS
 from ananke_lsp.errors import ConfigError
 
-# The glob that froze the language server: `*a` eighteen times then `*b`, against 40 `a`s.
-PATHOLOGICAL = "*a" * 18 + "*b"
-
+from .globs import PATHOLOGICAL
 
 # -- a brute-force reference, built from the glob's structure rather than parsed from its text ---
 

@@ -25,7 +25,7 @@ from ananke_lsp.constraints.compile import MAX_CONSTRAINT_BYTES
 from ananke_lsp.errors import ConstraintError
 from ananke_lsp.types import PyConstraintIR
 
-from .lsp_client import SERVER, actions, command, open_doc, start
+from .lsp_client import SERVER, actions, command, open_doc, session
 from .servers import ananke_serve
 
 
@@ -143,17 +143,15 @@ def test_ananke_check_survives_a_project_with_a_deep_grammar(tmp_path: Path):
 
 
 @pytest_lsp.fixture(config=SERVER)
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
+async def client(lsp_client: LanguageClient, tmp_path: Path):
+    async with session(lsp_client, _hostile_project(tmp_path)):
+        yield
 
 
 async def test_the_language_server_survives_opening_a_repository_with_a_deep_grammar(
     client: LanguageClient, tmp_path: Path
 ):
-    root = _hostile_project(tmp_path)
-    await start(client, root)
-    uri = open_doc(client, root / "main.py", "x = 1\n")
+    uri = open_doc(client, tmp_path / "main.py", "x = 1\n")
     # the server compiles the project's constraints when it warms up; it must still answer after
     assert await command(client, "ananke.cacheStats") is not None
     assert await actions(client, uri, types.Position(line=0, character=0)) is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .raw_lsp import RawLspClient
+from .lsp_client import RawLspClient
 from .servers import ananke_serve
 
 CLIENTS = 4

@@ -13,7 +13,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from .lsp_client import SERVER, command, inline, open_doc, start
+from .lsp_client import SERVER, command, inline, open_doc, session
 
 CONFIG = """
 [completion]
@@ -35,9 +35,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, project: Path):
-    await start(lsp_client, project)
-    yield
-    await lsp_client.shutdown_session()
+    async with session(lsp_client, project):
+        yield
 
 
 def _suggestions(result: types.InlineCompletionList | None) -> list[str]:

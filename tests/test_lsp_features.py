@@ -16,7 +16,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from .lsp_client import SERVER, actions, apply_edit, change_doc, command, end_position, inline, open_doc, start
+from .lsp_client import SERVER, actions, apply_edit, change_doc, command, end_position, inline, open_doc, session
 
 API_KEY = "sk-test-4e1f9c2b7d"
 CONFIG = r"""
@@ -93,9 +93,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, project: Path):
-    await start(lsp_client, project, {"apiKey": API_KEY, "logLevel": "debug"})
-    yield
-    await lsp_client.shutdown_session()
+    async with session(lsp_client, project, {"apiKey": API_KEY, "logLevel": "debug"}):
+        yield
 
 
 async def _stats(client: LanguageClient) -> dict:

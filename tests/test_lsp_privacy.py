@@ -13,14 +13,10 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from modal_service.server import create_app
-
-from .lsp_client import SERVER, actions, end_position, inline, open_doc, start
-from .raw_lsp import RawLspClient
-from .servers import serve_in_thread, wait_healthy
-from .test_fuzz_service import InstantEngine
-from .test_globs import PATHOLOGICAL
-from .test_lsp_trust import Recorder
+from .fake_engines import CannedEngine
+from .globs import PATHOLOGICAL
+from .lsp_client import SERVER, RawLspClient, actions, end_position, inline, open_doc, session
+from .recording_service import Recorder, recorded_service
 
 SECRET = "hunter2-PRIVATE-5120"
 PRIVATE_SCHEMA = {"type": "object", "properties": {"password": {"const": SECRET}}, "required": ["password"]}
@@ -30,10 +26,8 @@ CODE = "import math\n\n\ndef area(r: float) -> float:\n    return math.pi * r * 
 
 @pytest.fixture(scope="module")
 def remote():
-    recorder = Recorder(create_app(InstantEngine()))
-    with serve_in_thread(recorder) as url:
-        wait_healthy(url)
-        yield recorder, url
+    with recorded_service(CannedEngine()) as remote:
+        yield remote
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +47,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, project: Path, remote):
     _, url = remote
-    await start(lsp_client, project, {"endpoint": url})  # the user's own service: everything may go there
-    yield
-    await lsp_client.shutdown_session()
+    async with session(lsp_client, project, {"endpoint": url}):  # the user's own service: everything may go there
+        yield
 
 
 async def _ask_everything(client: LanguageClient, uri: str, text: str) -> list[object]:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,8 +12,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from .lsp_client import SERVER, apply_edit, open_doc, start
-from .raw_lsp import RawLspClient
+from .lsp_client import SERVER, RawLspClient, apply_edit, open_doc, session, tcp_server
 
 CONFIG = r"""
 [completion]
@@ -61,9 +56,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, project: Path):
-    await start(lsp_client, project)
-    yield
-    await lsp_client.shutdown_session()
+    async with session(lsp_client, project):
+        yield
 
 
 async def test_inline_completion_mid_line_stays_on_one_line(client: LanguageClient, project: Path):
@@ -191,44 +185,17 @@ async def test_stale_action_is_not_applied(client: LanguageClient, project: Path
     assert applied is False and len(client.applied_edits) == before
 
 
-def test_tcp_transport_answers_initialize(tmp_path: Path):
-    from .servers import free_port
-
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ananke_lsp.server", "--tcp", f"127.0.0.1:{port}"], stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "ananke-lsp --tcp did not listen"
-                time.sleep(0.05)
-        body = json.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}},
-            }
-        ).encode()
-        sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        data = b""
-        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
-            data.split(b"Content-Length: ")[1].split(b"\r\n")[0]
-        ):
-            data += sock.recv(65536)
-        reply = json.loads(data.split(b"\r\n\r\n", 1)[1])
-        sock.close()
-        capabilities = reply["result"]["capabilities"]
-        assert "inlineCompletionProvider" in capabilities and capabilities["codeActionProvider"]["resolveProvider"]
-        assert reply["result"]["serverInfo"]["name"] == "ananke-lsp"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+async def test_tcp_transport_answers_initialize(tmp_path: Path):
+    async with tcp_server() as (_, port):
+        client = await RawLspClient.connect(port)
+        try:
+            await client.initialize(tmp_path)
+        finally:
+            await client.close()
+    reply = client.initialize_answer
+    capabilities = reply["result"]["capabilities"]
+    assert "inlineCompletionProvider" in capabilities and capabilities["codeActionProvider"]["resolveProvider"]
+    assert reply["result"]["serverInfo"]["name"] == "ananke-lsp"
 
 
 async def test_the_local_model_loads_in_the_background_once_the_editor_connects(tmp_path: Path):

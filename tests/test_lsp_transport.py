@@ -5,22 +5,16 @@ each, the server keeps serving well-formed messages and every request gets one c
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ananke_lsp.server.transport import MAX_MESSAGE_BYTES
 
-from . import raw_lsp
-from .raw_lsp import COMMAND, RawLspClient
-from .servers import free_port
+from .lsp_client import RawLspClient, tcp_server
 
 # A service nobody listens on: nothing loads a model, and these requests never reach an engine.
 OFFLINE = {"engine": "service", "endpoint": "http://127.0.0.1:9"}
@@ -109,11 +103,8 @@ BUGGED = [
 ]
 
 
-async def test_an_unexpected_failure_is_one_line_to_the_editor_and_a_traceback_in_the_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setattr(raw_lsp, "COMMAND", BUGGED)
-    lsp = await RawLspClient.start(tmp_path, OFFLINE, stderr=tmp_path / "stderr.log")
+async def test_an_unexpected_failure_is_one_line_to_the_editor_and_a_traceback_in_the_log(tmp_path: Path):
+    lsp = await RawLspClient.start(tmp_path, OFFLINE, stderr=tmp_path / "stderr.log", command=BUGGED)
     try:
         error = (await lsp.request("workspace/executeCommand", STATS))["error"]
         assert error["code"] == -32603 and "data" not in error
@@ -150,76 +141,22 @@ async def test_a_document_whose_path_the_os_cannot_look_at_is_served(
 # -- TCP ----------------------------------------------------------------------------------------
 
 
-class TcpPeer:
-    """One connection to ``ananke-lsp --tcp``, framed by hand."""
+async def test_tcp_serves_one_editor_and_turns_a_second_connection_away(tmp_path: Path):
+    async with tcp_server() as (process, port):
+        editor = await RawLspClient.connect(port)
+        await editor.initialize(tmp_path, OFFLINE)
+        assert editor.initialize_answer["result"]["serverInfo"]["name"] == "ananke-lsp"
 
-    def __init__(self, port: int) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", port), timeout=15)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "ananke-lsp --tcp did not listen"
-                time.sleep(0.05)
-        self.buffer = b""
+        intruder = await RawLspClient.connect(port)
+        await intruder.wait_closed()
+        [told] = intruder.received  # and then the connection closed
+        assert told["method"] == "window/showMessage"
+        assert "already serves an editor" in told["params"]["message"]
+        await intruder.close()
 
-    def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message).encode()
-        self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-    def receive(self) -> dict[str, Any] | None:
-        """The next message, or None when the server closed the connection."""
-        while (end := self._frame_end()) is None:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        body, self.buffer = self.buffer[self.buffer.index(b"\r\n\r\n") + 4 : end], self.buffer[end:]
-        return json.loads(body)
-
-    def _frame_end(self) -> int | None:
-        header, found, rest = self.buffer.partition(b"\r\n\r\n")
-        if not found:
-            return None
-        length = int(next(line.split(b":")[1] for line in header.split(b"\r\n") if line.startswith(b"Content-Length")))
-        return len(header) + 4 + length if len(rest) >= length else None
-
-    def answer_to(self, msg_id: int) -> dict[str, Any]:
-        while (message := self.receive()) is not None:
-            if message.get("id") == msg_id and "method" not in message:
-                return message
-        raise AssertionError(f"the connection closed before request {msg_id} was answered")
-
-
-@pytest.fixture
-def tcp_server() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = free_port()
-    process = subprocess.Popen([*COMMAND, "--tcp", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
-    yield process, port
-    process.kill()
-    process.wait(timeout=10)
-
-
-def test_tcp_serves_one_editor_and_turns_a_second_connection_away(
-    tcp_server: tuple[subprocess.Popen[bytes], int], tmp_path: Path
-):
-    process, port = tcp_server
-    editor = TcpPeer(port)
-    init = {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}, "initializationOptions": OFFLINE}
-    editor.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
-    assert editor.answer_to(1)["result"]["serverInfo"]["name"] == "ananke-lsp"
-
-    intruder = TcpPeer(port)
-    told = intruder.receive()
-    assert told is not None and told["method"] == "window/showMessage"
-    assert "already serves an editor" in told["params"]["message"]
-    assert intruder.receive() is None  # and closed
-    intruder.sock.close()
-
-    editor.send({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": STATS})
-    assert isinstance(editor.answer_to(2)["result"]["hits"], int)  # the editor's session goes on
-    editor.send({"jsonrpc": "2.0", "id": 3, "method": "shutdown"})
-    assert editor.answer_to(3)["result"] is None
-    editor.send({"jsonrpc": "2.0", "method": "exit"})
-    assert process.wait(timeout=10) == 0
+        stats = await editor.request("workspace/executeCommand", STATS)
+        assert isinstance(stats["result"]["hits"], int)  # the editor's session goes on
+        assert (await editor.request("shutdown"))["result"] is None
+        editor.notify("exit", None)
+        assert await asyncio.wait_for(process.wait(), 10) == 0
+        await editor.close()

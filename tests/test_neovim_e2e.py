@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from .lsp_client import server_command
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo-project"
 SESSION = ROOT / "editors" / "nvim" / "e2e.lua"
@@ -55,7 +57,7 @@ def _run_session(tmp_path: Path, mode: str) -> tuple[dict, Path, subprocess.Comp
         "ANANKE_E2E_PROJECT": str(project),
         "ANANKE_E2E_OUT": str(out),
         "ANANKE_E2E_MODE": mode,
-        "ANANKE_E2E_CMD": json.dumps([sys.executable, "-m", "ananke_lsp.server"]),
+        "ANANKE_E2E_CMD": json.dumps(server_command()),
     }
     for name in ("NVIM", "NVIM_LISTEN_ADDRESS", "VIMINIT", "MYVIMRC", "MODAL_ENDPOINT", "MODAL_API_KEY"):
         env.pop(name, None)

@@ -23,8 +23,8 @@ from ananke_lsp.types import PyConstraintIR as C
 from ananke_lsp.types import PyGenerationRequest
 
 from .instruct_server import MODEL, InstructServer, last_user_message
+from .schemas import TWO_SCHEMAS
 from .servers import serve_in_thread
-from .test_extraction import TWO_SCHEMAS
 
 PROMPT = "Give a number as JSON"
 WRONG = 'Here you go:\n```json\n{"n": 42}\n```'

@@ -12,7 +12,7 @@ import pytest
 import modal_service.server
 from ananke_lsp import Ananke, PyGenerationRequest, PyModalConfig
 
-from .raw_lsp import RawLspClient
+from .lsp_client import RawLspClient
 from .servers import ananke_serve
 
 TOKEN = "svc-token-4d1f7a9c-RIGHT"

@@ -20,8 +20,8 @@ import pytest
 from modal_service.server import create_app
 from modal_service.settings import ServerSettings
 
+from .fake_engines import CannedEngine
 from .servers import ananke_serve, serve_in_thread, wait_healthy
-from .test_fuzz_service import InstantEngine
 
 TOKEN = "slow-token-1"
 HEAD_S, BODY_S = 1.0, 2.0
@@ -154,7 +154,7 @@ def test_connections_beyond_the_cap_get_a_503_until_the_held_ones_are_cut(servic
 def test_the_app_alone_answers_a_late_body_with_a_408():
     """Under a plain uvicorn (no deadline of ours on the connection), as on Modal."""
     settings = ServerSettings(body_timeout_s=BODY_S)
-    with serve_in_thread(create_app(InstantEngine(), settings)) as url:
+    with serve_in_thread(create_app(CannedEngine(), settings)) as url:
         wait_healthy(url)
         with _connect(url) as sock:
             answer, closed_after = _hold(sock, _post_head(100_000), b" ")

@@ -26,7 +26,7 @@ from ananke_lsp.server.json_actions import FillJson
 from ananke_lsp.server.python_actions import AddDocstring, ImplementFunction
 from ananke_lsp.templates import NAMES, TEMPLATES, PromptTemplates, check_template
 
-from .lsp_client import SERVER, actions, command, open_doc, start
+from .lsp_client import SERVER, actions, command, open_doc, session
 
 SOURCE = """import math  # {{ not_a_variable }} {% raw %}
 
@@ -270,9 +270,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, project: Path):
-    await start(lsp_client, project, {"logLevel": "debug"})
-    yield
-    await lsp_client.shutdown_session()
+    async with session(lsp_client, project, {"logLevel": "debug"}):
+        yield
 
 
 async def _run(client: LanguageClient, uri: str, title: str, start: int, end: int | None = None) -> dict:
