@@ -85,7 +85,8 @@ def _in_child(code: str, timeout: float = 120) -> subprocess.CompletedProcess[st
 @pytest.mark.parametrize("shape", SHAPES)
 def test_deeply_chained_constraints_compile_or_fail_cleanly(shape: str, budget: int):
     code = f"""
-        from ananke_lsp.constraints import ConstraintError, compile_constraints
+        from ananke_lsp.constraints import compile_constraints
+        from ananke_lsp.errors import ConstraintError
         from tests.test_hostile_constraints import chained
         constraint = chained({shape!r}, {budget})
         try:
@@ -104,7 +105,8 @@ def test_deeply_chained_constraints_compile_or_fail_cleanly(shape: str, budget: 
 def test_random_chains_never_take_the_process_down(specs: list[tuple[str, int]]):
     """Random mixes of chained shapes and depths, compiled together in one child process."""
     code = f"""
-        from ananke_lsp.constraints import ConstraintError, compile_constraints
+        from ananke_lsp.constraints import compile_constraints
+        from ananke_lsp.errors import ConstraintError
         from tests.test_hostile_constraints import chained
         constraints = [chained(shape, size).model_copy(update={{"name": f"c{{i}}"}}) for i, (shape, size) in
                        enumerate({specs!r})]

@@ -18,7 +18,8 @@ from ananke_lsp.config.schema import GenerationSettings, ProjectSettings
 from ananke_lsp.constraints import ConstraintCache
 from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.openai_compat import OpenAICompatibleEngine
-from ananke_lsp.server.app import AnankeServer, Target
+from ananke_lsp.server.app import AnankeServer
+from ananke_lsp.server.targets import Target
 from ananke_lsp.types import PyConstraintIR as C
 from ananke_lsp.types import PyGenerationRequest
 
@@ -117,8 +118,8 @@ async def test_the_language_server_repairs_up_to_the_projects_max_repairs(tmp_pa
     # still violating after two repairs: reported (the server then cuts it to its longest valid prefix)
     assert len(server.bodies) == 3 and "small" in outcome.validation.violated
     provenance = ls.last_provenance
-    assert provenance is not None and provenance["extracted"] is True
-    assert [r["violated"] for r in provenance["repairs"]] == [["small"], ["small"]]  # type: ignore[index]
+    assert provenance is not None and provenance.extracted is True
+    assert [r.violated for r in provenance.repairs] == [["small"], ["small"]]
 
 
 def test_max_repairs_setting_is_small_and_bounded():

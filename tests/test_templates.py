@@ -19,11 +19,11 @@ from ananke_lsp.config.schema import TemplateSettings
 from ananke_lsp.context.cursor import cursor_context
 from ananke_lsp.engines.base import DEFAULT_SYSTEM, EngineRequest
 from ananke_lsp.errors import ConfigError, PromptError
-from ananke_lsp.server.app import Target
 from ananke_lsp.server.completion import inline_prompt
 from ananke_lsp.server.generate_actions import GenerateFromComment
 from ananke_lsp.server.json_actions import FillJson
 from ananke_lsp.server.python_actions import AddDocstring, ImplementFunction
+from ananke_lsp.server.targets import Target
 from ananke_lsp.templates import NAMES, TEMPLATES, PromptTemplates, check_template
 
 from .lsp_client import SERVER, actions, command, open_doc, session

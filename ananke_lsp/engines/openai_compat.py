@@ -17,6 +17,7 @@ from ..errors import EngineError, HttpError
 from ..openai_wire import from_openai_finish
 from ..transport.http import RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
+from ..types import PyModalConfig
 from .base import EngineHealth, EngineRequest, EngineResult, collect
 
 
@@ -62,6 +63,14 @@ class OpenAICompatibleEngine:
     ) -> None:
         self._model = model
         self.http = RetryingClient(base_url, api_key=api_key, timeout_secs=timeout_secs, policy=policy or RetryPolicy())
+
+    @classmethod
+    def connect(cls, config: PyModalConfig) -> OpenAICompatibleEngine:
+        """An engine for ``config``'s endpoint and model, with its key, timeout and retries."""
+        policy = RetryPolicy(max_retries=config.max_retries)
+        return cls(
+            config.endpoint_url, config.model, api_key=config.api_key, timeout_secs=config.timeout_secs, policy=policy
+        )
 
     @property
     def model(self) -> str:
