@@ -7,6 +7,7 @@ import asyncio
 import os
 import stat
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from .constraints.compile import MAX_CONSTRAINT_BYTES
@@ -17,6 +18,7 @@ from .models.command import add_parser as add_models_parser
 from .profiles import PROFILE_NAMES
 from .types import PyConstraintIR, PyGenerationRequest, PyGenerationResponse
 
+COMMANDS_GROUP = "ananke.commands"
 EXIT_VIOLATED = 1
 EXIT_ERROR = 2
 MODEL_HELP = "a pinned model (see `ananke models`) or a GGUF file; default: $ANANKE_MODEL, else auto"
@@ -108,33 +110,6 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_ERROR if issues else 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
-
-        from modal_service.http_server import uvicorn_config
-        from modal_service.server import create_app
-        from modal_service.settings import ServerSettings
-    except ImportError as exc:
-        raise RuntimeError(
-            f"`ananke serve` needs the service extra ({exc}): pip install 'ananke-lsp[service]'"
-        ) from None
-    from .engines.embedded import EmbeddedEngine
-
-    settings = ServerSettings.from_env()
-    if settings.token is None and args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(
-            f"ananke: serving on {args.host} without ANANKE_SERVICE_TOKEN: anyone who can reach it can use it",
-            file=sys.stderr,
-        )
-    app = create_app(EmbeddedEngine(args.model), settings)
-    config = uvicorn_config(
-        app, settings, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5
-    )
-    uvicorn.Server(config).run()
-    return 0
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ananke", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,19 +128,15 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print the whole response as JSON")
     gen.set_defaults(run=lambda a: asyncio.run(_generate(a)))
 
-    srv = sub.add_parser("serve", help="run the generation service locally on the embedded engine")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=8088)
-    srv.add_argument("--model", metavar="NAME|PATH", help=MODEL_HELP)
-    srv.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    srv.set_defaults(run=_serve)
-
     chk = sub.add_parser("check", help="validate a .ananke.toml and compile its constraints")
     chk.add_argument("path", nargs="?", default=".", help="config file or a directory to search upwards from")
     chk.set_defaults(run=_check)
 
     add_editor_parsers(sub)
     add_models_parser(sub, auto_choice)
+    # commands of the packages built on this one: `ananke serve` (modal_service.cli)
+    for command in entry_points(group=COMMANDS_GROUP):
+        command.load()(sub)
     return parser
 
 

@@ -80,11 +80,10 @@ async def compile_request(
     start = time.perf_counter()
     compiled = cache.peek(request.constraints)
     if compiled is None:  # compiling can take a while: off the event loop
-        tokenizer = getattr(engine, "llg_tokenizer", None)
 
         def compile_now() -> tuple[CompiledConstraints, bool]:
             # fetching the tokenizer may load the model: that, too, belongs off the event loop
-            return cache.get(request.constraints, tokenizer() if tokenizer else None)
+            return cache.get(request.constraints, engine.llg_tokenizer() if engine else None)
 
         compiled, _ = await asyncio.to_thread(compile_now)
     return compiled, (time.perf_counter() - start) * 1000
@@ -193,4 +192,4 @@ async def run_streaming(
                 return
             yield item
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()

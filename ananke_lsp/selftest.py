@@ -8,8 +8,8 @@ import re
 from . import generation
 from .constraints import ConstraintCache
 from .engines.base import Engine, EngineRequest
+from .engines.service_wire import SelfTest
 from .types import PyConstraintIR
-from .wire import SelfTest
 
 PATTERN = r"ananke-self-test-[0-9]{2}"
 CONSTRAINT = PyConstraintIR(name="self-test", regex_patterns=[PATTERN])

@@ -4,22 +4,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ananke_lsp.engines.base import EngineHealth, EngineRequest, EngineResult, collect
+from ananke_lsp.engines.base import EngineHealth, EngineRequest, EngineResult, EngineStream, WithoutTokenizer, collect
 from ananke_lsp.server.main import build_server
 
 TEXT = "value"
 
 
-class ZeroLatencyEngine:
+class ZeroLatencyEngine(WithoutTokenizer):
     name = "zero"
     model = "none"
 
-    async def stream(self, request: EngineRequest, compiled: object = None) -> AsyncIterator[str | EngineResult]:
+    async def stream(self, request: EngineRequest, compiled: object = None) -> EngineStream:
         yield TEXT
         yield EngineResult(
             text=TEXT,

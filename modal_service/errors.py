@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
+from ananke_lsp.engines.service_wire import ErrorBody, ErrorDetail
 from ananke_lsp.errors import AnankeError, ConstraintError, EngineError, PromptTooLongError
-from ananke_lsp.wire import ErrorBody, ErrorDetail
 
 
 class ServiceError(AnankeError):

@@ -44,7 +44,7 @@ class _DeadlineProtocol(H11Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._phase: object = None  # h11.IDLE, h11.SEND_BODY or None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # narrowed as uvicorn narrows it
         super().connection_made(transport)
         self._follow()
 

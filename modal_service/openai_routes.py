@@ -1,5 +1,5 @@
 """OpenAI-compatible routes on the same service (`/v1/completions`, `/v1/chat/completions`,
-`/v1/models`), with vLLM's `structured_outputs` (the shapes are `ananke_lsp.openai_wire`): any
+`/v1/models`), with vLLM's `structured_outputs` (the shapes are `ananke_lsp.engines.openai_wire`): any
 OpenAI client, or ananke's own OpenAI-compatible engine, can use `ananke serve`. Constraints are
 enforced the same way."""
 
@@ -14,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ananke_lsp import generation
-from ananke_lsp.errors import EngineError
-from ananke_lsp.openai_wire import (
+from ananke_lsp.engines.openai_wire import (
     ChatChoice,
     ChatMessage,
     ChatRequest,
@@ -27,6 +26,7 @@ from ananke_lsp.openai_wire import (
     Usage,
     to_openai_finish,
 )
+from ananke_lsp.errors import EngineError
 
 from .errors import engine_failure
 from .service import GenerationService

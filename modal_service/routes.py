@@ -1,4 +1,4 @@
-"""ananke's own API (`/v1/generate`, `/v1/health`, `/v1/stats`; the contract is `ananke_lsp.wire`):
+"""ananke's own API (`/v1/generate`, `/v1/health`, `/v1/stats`; the contract is `ananke_lsp.engines.service_wire`):
 handlers that turn HTTP into calls on the ``GenerationService`` and its answers back into HTTP."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ananke_lsp import generation
+from ananke_lsp.engines.service_wire import API_PREFIX, GenerateRequest, GenerateResponse, Timings
 from ananke_lsp.errors import EngineError
-from ananke_lsp.wire import API_PREFIX, GenerateRequest, GenerateResponse, Timings
 
 from .errors import engine_failure
 from .service import GenerationService

@@ -19,8 +19,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ananke_lsp.engines.base import Engine
+from ananke_lsp.engines.service_wire import API_PREFIX
 from ananke_lsp.errors import EngineError
-from ananke_lsp.wire import API_PREFIX
 
 from . import openai_routes, routes
 from .errors import ClientGone, ServiceError, engine_failure

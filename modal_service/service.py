@@ -18,9 +18,9 @@ from starlette.requests import Request
 from ananke_lsp import __version__, generation
 from ananke_lsp.constraints import CompiledConstraints, ConstraintCache
 from ananke_lsp.engines.base import Engine, EngineRequest
+from ananke_lsp.engines.service_wire import HealthResponse, SelfTest, StatsResponse
 from ananke_lsp.errors import ConstraintError
 from ananke_lsp.selftest import self_test
-from ananke_lsp.wire import HealthResponse, SelfTest, StatsResponse
 
 from .errors import ClientGone, ServiceError
 from .settings import ServerSettings

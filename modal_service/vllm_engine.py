@@ -12,12 +12,20 @@ import contextlib
 import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from ananke_lsp.constraints import CompiledConstraints
 from ananke_lsp.constraints.plan import StructuredPlan, structured_plan
-from ananke_lsp.engines.base import EngineHealth, EngineRequest, EngineResult, FinishReason, collect
+from ananke_lsp.engines.base import (
+    EngineHealth,
+    EngineRequest,
+    EngineResult,
+    EngineStream,
+    FinishReason,
+    WithoutTokenizer,
+    collect,
+)
 from ananke_lsp.errors import ConstraintError, EngineError
 
 # Messages in, prompt text out: the tokenizer's chat template.
@@ -158,7 +166,7 @@ def _chat_template(tokenizer: Any) -> ChatTemplate | None:
     return render
 
 
-class VLLMEngine:
+class VLLMEngine(WithoutTokenizer):
     """Engine over vLLM's `AsyncLLM`, built on first use (model load takes minutes)."""
 
     name = "vllm"
@@ -230,9 +238,7 @@ class VLLMEngine:
     async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
         return await collect(self.stream(request, compiled))
 
-    async def stream(
-        self, request: EngineRequest, compiled: CompiledConstraints | None = None
-    ) -> AsyncIterator[str | EngineResult]:
+    async def stream(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineStream:
         plan = structured_plan(compiled)
         check_vllm_limits(plan, compiled)  # before waiting for a model that would refuse it anyway
         llm = await self._engine()  # without vLLM this raises EngineError, with the reason

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from ananke_lsp.constraints import CompiledConstraints
-from ananke_lsp.engines.base import EngineHealth, EngineRequest, EngineResult, collect
+from ananke_lsp.engines.base import EngineHealth, EngineRequest, EngineResult, EngineStream, WithoutTokenizer, collect
 from ananke_lsp.selftest import CONSTRAINT as SELF_TEST
 from modal_service.vllm_engine import ConstraintRefused
 
@@ -13,16 +11,14 @@ BUG = "\x00trigger an engine bug\x00"
 REFUSED = "\x00a constraint the engine refuses\x00"
 
 
-class CannedEngine:
+class CannedEngine(WithoutTokenizer):
     """Answers at once: the self-test's answer for the self-test, the word `value` otherwise (and
     a bug on request, to see what a client gets when the engine itself fails unexpectedly)."""
 
     name = "canned"
     model = "canned-model"
 
-    async def stream(
-        self, request: EngineRequest, compiled: CompiledConstraints | None = None
-    ) -> AsyncIterator[str | EngineResult]:
+    async def stream(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineStream:
         if request.prompt == BUG:
             raise ValueError("an engine bug")
         if request.prompt == REFUSED:  # what vLLM's adapter raises for a schema deeper than it takes

@@ -2,7 +2,7 @@
 
 A raw asyncio HTTP/1.1 server (uvicorn cannot reset a connection before its first byte or cut a
 body mid-way), in a background thread so that it keeps answering while a test's own event loop
-waits. It speaks the service's wire (`ananke_lsp/wire.py`: `/v1/generate` as JSON or server-sent
+waits. It speaks the service's wire (`ananke_lsp/engines/service_wire.py`: `/v1/generate` as JSON or server-sent
 events, `/v1/health`) and OpenAI's streamed `/v1/completions`. Each request to a path takes the next
 scripted ``Step`` for that path; with none left it answers as a healthy service does. Every request
 is recorded, so tests count the attempts a client really made."""
@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from ananke_lsp.engines.service_wire import ErrorBody, ErrorDetail, GenerateResponse, HealthResponse, SelfTest, Timings
 from ananke_lsp.types import PyValidationResult
-from ananke_lsp.wire import ErrorBody, ErrorDetail, GenerateResponse, HealthResponse, SelfTest, Timings
 
 GENERATE, HEALTH, COMPLETIONS = "/v1/generate", "/v1/health", "/v1/completions"
 _REASONS = {200: "OK", 408: "Request Timeout", 429: "Too Many Requests", 500: "Internal Server Error"}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Literal, Protocol, runtime_checkable
 
+import llguidance as llg
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..constraints import CompiledConstraints
@@ -105,6 +106,10 @@ class EngineHealth(BaseModel):
     tokens_decoded: int | None = None  # lifetime count, where the engine can tell (shows that work stops)
 
 
+# Text deltas, then one final ``EngineResult``; closing the generator stops the work.
+EngineStream = AsyncGenerator[str | EngineResult, None]
+
+
 @runtime_checkable
 class Engine(Protocol):
     name: str
@@ -112,18 +117,36 @@ class Engine(Protocol):
     @property
     def model(self) -> str: ...
 
-    def stream(
-        self, request: EngineRequest, compiled: CompiledConstraints | None = None
-    ) -> AsyncIterator[str | EngineResult]:
-        """Text deltas, then one final ``EngineResult``. Closing the iterator stops the work."""
-        ...
+    def stream(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineStream: ...
 
     async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult: ...
 
     async def health(self) -> EngineHealth: ...
 
+    def llg_tokenizer(self) -> llg.LLTokenizer | None:
+        """The model's tokenizer for llguidance where the model runs in this process: constraints
+        compiled with it get this model's matchers in the same pass. None for a remote model.
+        May load the model: call it off the event loop."""
+        ...
 
-async def collect(stream: AsyncIterator[str | EngineResult]) -> EngineResult:
+    def token_counter(self) -> Callable[[str], int] | None:
+        """Counts tokens in the model's vocabulary (to fit a prompt into a token budget), where
+        the model runs in this process; None for a remote model (prompts are fitted by characters)."""
+        ...
+
+
+class WithoutTokenizer:
+    """For engines that hand the constraints to a server (a remote service, vLLM): no llguidance
+    tokenizer and no token count here; the server has the tokenizer."""
+
+    def llg_tokenizer(self) -> None:
+        return None
+
+    def token_counter(self) -> None:
+        return None
+
+
+async def collect(stream: EngineStream) -> EngineResult:
     """Drain a stream and return its final result; closing it on the way out (also when the
     caller is cancelled) is what stops the engine's work."""
     try:
@@ -132,4 +155,4 @@ async def collect(stream: AsyncIterator[str | EngineResult]) -> EngineResult:
                 return item
         raise EngineError("the engine stream ended without a result")
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()

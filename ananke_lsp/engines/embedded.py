@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from ..constraints import CompiledConstraints
 from ..errors import EngineError, PromptTooLongError
-from .base import EngineHealth, EngineRequest, EngineResult, FinishReason, collect
+from .base import EngineHealth, EngineRequest, EngineResult, EngineStream, FinishReason, collect
 from .decoding import ClosingSearch, OutputText
 from .fim import FimTokens, fim_prompt, fim_tokens
 from .model_files import resolve_model_path, why_this_model
@@ -205,12 +205,13 @@ class EmbeddedEngine:
         """Tokens of ``text`` in this model's vocabulary (for fitting prompts into a budget)."""
         return len(self.loaded().plain_tokens(text.encode()))
 
+    def token_counter(self) -> Callable[[str], int]:
+        return self.count_tokens
+
     async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
         return await collect(self.stream(request, compiled))
 
-    async def stream(
-        self, request: EngineRequest, compiled: CompiledConstraints | None = None
-    ) -> AsyncIterator[str | EngineResult]:
+    async def stream(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineStream:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[_Item] = asyncio.Queue()
         cancel = threading.Event()

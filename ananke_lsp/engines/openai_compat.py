@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 
 from pydantic import ValidationError
 
 from ..constraints import CompiledConstraints
 from ..constraints.plan import structured_plan
 from ..errors import EngineError, HttpError
-from ..openai_wire import from_openai_finish
 from ..transport.http import RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
 from ..types import PyModalConfig
-from .base import EngineHealth, EngineRequest, EngineResult, collect
+from .base import EngineHealth, EngineRequest, EngineResult, EngineStream, WithoutTokenizer, collect
+from .openai_wire import from_openai_finish
 
 
 def completion_payload(request: EngineRequest, model: str, compiled: CompiledConstraints | None, stream: bool) -> dict:
@@ -49,7 +48,7 @@ def completion_payload(request: EngineRequest, model: str, compiled: CompiledCon
     return body
 
 
-class OpenAICompatibleEngine:
+class OpenAICompatibleEngine(WithoutTokenizer):
     name = "openai"
 
     def __init__(
@@ -79,9 +78,7 @@ class OpenAICompatibleEngine:
     async def generate(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineResult:
         return await collect(self.stream(request, compiled))
 
-    async def stream(
-        self, request: EngineRequest, compiled: CompiledConstraints | None = None
-    ) -> AsyncIterator[str | EngineResult]:
+    async def stream(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineStream:
         path = "/v1/chat/completions" if request.chat else "/v1/completions"
         body = completion_payload(request, self._model, compiled, stream=True)
         started = time.perf_counter()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import httpx
 from pydantic import ValidationError
@@ -14,8 +13,8 @@ from ..errors import EngineError, HttpError
 from ..transport.http import RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
 from ..types import PyModalConfig
-from ..wire import API_PREFIX, ErrorBody, GenerateRequest, GenerateResponse, HealthResponse
-from .base import EngineHealth, EngineRequest, EngineResult
+from .base import EngineHealth, EngineRequest, EngineResult, EngineStream, WithoutTokenizer
+from .service_wire import API_PREFIX, ErrorBody, GenerateRequest, GenerateResponse, HealthResponse
 
 
 def _result(body: GenerateResponse) -> EngineResult:
@@ -45,7 +44,7 @@ async def _error(http: RetryingClient, response: httpx.Response) -> EngineError:
     return HttpError(status, f"generation service error {status}: {detail}")
 
 
-class ServiceEngine:
+class ServiceEngine(WithoutTokenizer):
     """Speaks `POST /v1/generate` (JSON or server-sent events) and `GET /v1/health`.
     The service picks the model; results say which one answered."""
 
@@ -78,9 +77,7 @@ class ServiceEngine:
         except ValidationError as exc:
             raise EngineError(f"the service sent a response this client does not understand: {exc}") from None
 
-    async def stream(
-        self, request: EngineRequest, compiled: CompiledConstraints | None = None
-    ) -> AsyncIterator[str | EngineResult]:
+    async def stream(self, request: EngineRequest, compiled: CompiledConstraints | None = None) -> EngineStream:
         async with self.http.send("POST", f"{API_PREFIX}/generate", self._payload(request, True)) as response:
             if response.status_code != 200:
                 raise await _error(self.http, response)

@@ -88,9 +88,7 @@ class AnankeServer(LanguageServer):
             return
         root = Path(self.workspace.root_path)
         try:
-            prepare = getattr(self.engine_for(self.configs.for_file(None, root)), "llg_tokenizer", None)
-            if prepare is not None:
-                await asyncio.to_thread(prepare)
+            await asyncio.to_thread(self.engine_for(self.configs.for_file(None, root)).llg_tokenizer)
         except Exception as exc:  # the first request reports it properly
             log.warning("could not prepare the engine: %s", exc)
 

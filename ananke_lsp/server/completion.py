@@ -100,7 +100,7 @@ async def suggest(ls: AnankeServer, uri: str, position: types.Position, action: 
         settings.suffix_lines,
         prefix_tokens=settings.prefix_tokens,
         suffix_tokens=settings.suffix_tokens,
-        count=getattr(engine, "count_tokens", None),
+        count=engine.token_counter(),
     )
     constraints = [*cursor.constraints(doc.language_id), *target.constraints(action)]
     before = source[:offset]

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .engines.base import EngineRequest, EngineResult, FinishReason
-from .types import PyConstraintIR
+from ..types import PyConstraintIR
+from .base import EngineRequest, EngineResult, FinishReason
 
 OpenAIFinishReason = Literal["stop", "length"]
 

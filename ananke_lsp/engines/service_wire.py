@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .engines.base import MAX_CONTEXT_FILES, MAX_STOP_CHARS, MAX_STOPS, EngineRequest, FinishReason
-from .engines.fim import ContextFile
-from .engines.line_stops import LineStops
-from .types import PyConstraintIR, PyGenerationContext, PyValidationResult
+from ..types import PyConstraintIR, PyGenerationContext, PyValidationResult
+from .base import MAX_CONTEXT_FILES, MAX_STOP_CHARS, MAX_STOPS, EngineRequest, FinishReason
+from .fim import ContextFile
+from .line_stops import LineStops
 
 API_PREFIX = "/v1"
 _SERVICE_FIELDS = {"stream", "model"}  # how the service answers and which model it must be: not the engine's
