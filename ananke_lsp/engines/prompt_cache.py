@@ -14,12 +14,12 @@ not know the suffix-first order either. So a keystroke reads the suffix again; i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..environment import ModelEnvironment, from_environment
 from .kv_snapshots import KvSnapshots, common_prefix
 
 if TYPE_CHECKING:  # llama-cpp-python is an optional extra
@@ -44,7 +44,7 @@ class PromptCache:
         ``n_tokens``/``input_ids``, so what a stopped prompt read is reused by the next request."""
         llm = self.llm
         recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
-        if recurrent or os.environ.get("ANANKE_KV_REUSE") == "0":  # the env switch: bench/latency's baseline
+        if recurrent or not from_environment(ModelEnvironment).kv_reuse:  # off: bench/latency's baseline
             llm.reset()  # a recurrent state cannot be cut back to a prefix
             common = 0
         else:
