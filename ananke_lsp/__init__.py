@@ -3,8 +3,7 @@
 The public Python API is the original Ananke's: import it from here."""
 
 from .api import Ananke
-from .errors import ConstraintError
-from .types import (
+from .api_types import (
     PyConstraintIR,
     PyGenerationContext,
     PyGenerationMetadata,
@@ -14,6 +13,7 @@ from .types import (
     PyProvenance,
     PyValidationResult,
 )
+from .errors import ConstraintError
 
 __all__ = [
     "Ananke",

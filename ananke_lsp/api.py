@@ -6,11 +6,7 @@ import asyncio
 from typing import Any
 
 from . import generation, profiles
-from .constraints import ConstraintCache
-from .engines.base import Engine, EngineRequest
-from .environment import ApiEnvironment, from_environment
-from .errors import EngineError, SettingsError
-from .types import (
+from .api_types import (
     DEFAULT_MODEL,
     PyConstraintIR,
     PyGenerationRequest,
@@ -18,6 +14,10 @@ from .types import (
     PyModalConfig,
     check_endpoint_url,
 )
+from .constraints import ConstraintCache
+from .engines.base import Engine, EngineRequest
+from .environment import ApiEnvironment, from_environment
+from .errors import EngineError, SettingsError
 
 
 class Ananke:

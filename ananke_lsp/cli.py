@@ -10,13 +10,13 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from .api_types import PyConstraintIR, PyGenerationRequest, PyGenerationResponse
 from .constraints.compile import MAX_CONSTRAINT_BYTES
 from .editor_cli import add_parsers as add_editor_parsers
 from .engines.model_files import auto_choice
 from .errors import AnankeError, SettingsError
 from .models.command import add_parser as add_models_parser
 from .profiles import PROFILE_NAMES
-from .types import PyConstraintIR, PyGenerationRequest, PyGenerationResponse
 
 COMMANDS_GROUP = "ananke.commands"
 EXIT_VIOLATED = 1

@@ -11,10 +11,10 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from . import extraction
+from .api_types import PyGenerationMetadata, PyProvenance, PyRepair, PyValidationResult
 from .constraints import CompiledConstraints, ConstraintCache, longest_valid_prefix, validate_text
 from .engines.base import Engine, EngineRequest, EngineResult
 from .engines.line_stops import LineStops, finished
-from .types import PyGenerationMetadata, PyProvenance, PyRepair, PyValidationResult
 
 # Follow-up requests after an answer that violates a constraint the engine could only validate
 # ([generation] max_repairs): each costs a whole generation, so few, and never unbounded.

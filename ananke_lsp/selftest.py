@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 from . import generation
+from .api_types import PyConstraintIR
 from .constraints import ConstraintCache
 from .engines.base import Engine, EngineRequest
 from .engines.service_wire import SelfTest
-from .types import PyConstraintIR
 
 PATTERN = r"ananke-self-test-[0-9]{2}"
 CONSTRAINT = PyConstraintIR(name="self-test", regex_patterns=[PATTERN])

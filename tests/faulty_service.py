@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from ananke_lsp.api_types import PyValidationResult
 from ananke_lsp.engines.service_wire import ErrorBody, ErrorDetail, GenerateResponse, HealthResponse, SelfTest, Timings
-from ananke_lsp.types import PyValidationResult
 
 GENERATE, HEALTH, COMPLETIONS = "/v1/generate", "/v1/health", "/v1/completions"
 _REASONS = {200: "OK", 408: "Request Timeout", 429: "Too Many Requests", 500: "Internal Server Error"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ananke_lsp.types import PyConstraintIR as C
+from ananke_lsp.api_types import PyConstraintIR as C
 
 SHAPE = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"], "additionalProperties": False}
 SMALL = {"type": "object", "properties": {"n": {"maximum": 9}}}

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ananke_lsp.api_types import PyConstraintIR
 from ananke_lsp.constraints.compile import compile_constraints
 from ananke_lsp.constraints.validate import validate_text
 from ananke_lsp.context.brackets import open_brackets
@@ -25,7 +26,6 @@ from ananke_lsp.context.buffer_constraints import (
 )
 from ananke_lsp.context.cursor import cursor_context
 from ananke_lsp.engines.base import EngineRequest
-from ananke_lsp.types import PyConstraintIR
 
 
 def _holds(text: str, closable: list[str], comment: str) -> bool:

@@ -7,11 +7,11 @@ import re
 import jsonschema
 import pytest
 
+from ananke_lsp.api_types import PyConstraintIR as C
 from ananke_lsp.constraints import compile_constraints, validate_text
 from ananke_lsp.constraints.closed_objects import closed_objects
 from ananke_lsp.constraints.closing import Closer
 from ananke_lsp.engines.base import EngineRequest
-from ananke_lsp.types import PyConstraintIR as C
 
 OPEN = {"type": "object", "properties": {"result": {"type": "string"}}}
 NESTED = {

@@ -19,7 +19,7 @@ import llguidance.numpy as lln
 import numpy as np
 from ananke_lsp.constraints.cache import ConstraintCache
 from ananke_lsp.engines.embedded import load_model
-from ananke_lsp.types import PyConstraintIR
+from ananke_lsp.api_types import PyConstraintIR
 
 
 def rss_mb():
@@ -60,8 +60,8 @@ def test_large_constraints_leave_memory_near_the_cache_budget():
 
 
 def test_an_entry_weighs_what_its_grammars_hold():
+    from ananke_lsp.api_types import PyConstraintIR
     from ananke_lsp.constraints import compile_constraints
-    from ananke_lsp.types import PyConstraintIR
 
     small = compile_constraints([PyConstraintIR(name="s", regex_patterns=["[a-z]+"])])
     schema = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(2000)}}

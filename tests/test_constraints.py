@@ -5,9 +5,9 @@ import re
 
 import pytest
 
+from ananke_lsp.api_types import PyConstraintIR as C
 from ananke_lsp.constraints import ConstraintCache, compile_constraints, constraints_hash, validate_text
 from ananke_lsp.errors import ConstraintError
-from ananke_lsp.types import PyConstraintIR as C
 
 SCHEMA = {
     "type": "object",

@@ -10,10 +10,10 @@ import jsonschema
 import lark
 import pytest
 
+from ananke_lsp.api_types import PyConstraintIR as C
 from ananke_lsp.constraints import compile_constraints, validate_text
 from ananke_lsp.engines.base import EngineRequest, EngineResult
 from ananke_lsp.engines.embedded import load_model
-from ananke_lsp.types import PyConstraintIR as C
 
 PERSON = {
     "type": "object",

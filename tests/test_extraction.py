@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ananke_lsp import generation
+from ananke_lsp.api_types import PyConstraintIR as C
+from ananke_lsp.api_types import PyGenerationContext
 from ananke_lsp.constraints import ConstraintCache, compile_constraints
 from ananke_lsp.engines.base import EngineRequest, EngineResult
 from ananke_lsp.engines.openai_compat import OpenAICompatibleEngine
 from ananke_lsp.extraction import extract, fenced, fences, first_json
-from ananke_lsp.types import PyConstraintIR as C
-from ananke_lsp.types import PyGenerationContext
 
 from .instruct_server import MODEL, InstructServer
 from .schemas import TWO_SCHEMAS

@@ -24,12 +24,12 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from ananke_lsp import Ananke, PyGenerationRequest
+from ananke_lsp.api_types import PyModalConfig
 from ananke_lsp.engines.base import EngineRequest, EngineResult
 from ananke_lsp.engines.openai_compat import OpenAICompatibleEngine
 from ananke_lsp.engines.service import ServiceEngine
 from ananke_lsp.errors import EngineError
 from ananke_lsp.transport.retry import RetryPolicy
-from ananke_lsp.types import PyModalConfig
 
 from .faulty_service import (
     COMPLETIONS,

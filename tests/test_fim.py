@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from ananke_lsp.api_types import PyGenerationContext
 from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.embedded import EmbeddedEngine, _fim_prompt
 from ananke_lsp.engines.fim import ContextFile, FimTokens, fim_prompt
 from ananke_lsp.engines.line_stops import LineStops
-from ananke_lsp.types import PyGenerationContext
 
 MARKERS = FimTokens(prefix=-1, suffix=-2, middle=-3, repo_name=-4, file_sep=-5)
 

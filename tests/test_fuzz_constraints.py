@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ananke_lsp.api_types import PyConstraintIR
 from ananke_lsp.constraints import (
     CompiledConstraints,
     compile_constraints,
@@ -20,7 +21,6 @@ from ananke_lsp.constraints import (
     validate_text,
 )
 from ananke_lsp.errors import ConstraintError
-from ananke_lsp.types import PyConstraintIR
 
 from .strategies import grammars, json_values, regexes, schema_texts
 

@@ -3,13 +3,13 @@ enforced on the real model, validated, closed and planned with its prefix read f
 
 import pytest
 
+from ananke_lsp.api_types import PyConstraintIR as C
 from ananke_lsp.constraints import ConstraintCache, compile_constraints, longest_valid_prefix, validate_text
 from ananke_lsp.constraints.closing import Closer
 from ananke_lsp.constraints.compile import constraints_hash
 from ananke_lsp.constraints.plan import structured_plan
 from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.errors import ConstraintError
-from ananke_lsp.types import PyConstraintIR as C
 
 # `NAME = NUMBER;` statements: a prefix ending in `= ` leaves a number and a `;` to generate.
 STATEMENTS = 'start: stmt+\nstmt: NAME " = " NUMBER ";"\nNAME: /[a-z]+/\nNUMBER: /[0-9]+/'

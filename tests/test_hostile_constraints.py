@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from ananke_lsp.api_types import PyConstraintIR
 from ananke_lsp.constraints import compile_constraints
 from ananke_lsp.constraints.compile import MAX_CONSTRAINT_BYTES
 from ananke_lsp.errors import ConstraintError
-from ananke_lsp.types import PyConstraintIR
 
 from .lsp_client import SERVER, actions, command, open_doc, session
 from .servers import ananke_serve

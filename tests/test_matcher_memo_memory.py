@@ -16,7 +16,7 @@ CHILD = f"""
 import gc, json
 from ananke_lsp.constraints import compile_constraints, validate_text
 from ananke_lsp.constraints.closing import Closer
-from ananke_lsp.types import PyConstraintIR
+from ananke_lsp.api_types import PyConstraintIR
 
 
 def rss_mb():

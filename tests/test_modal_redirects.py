@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from ananke_lsp.api_types import PyModalConfig
 from ananke_lsp.constraints import CompiledConstraints
 from ananke_lsp.engines.base import EngineRequest, EngineResult
 from ananke_lsp.engines.embedded import EmbeddedEngine
 from ananke_lsp.engines.service import ServiceEngine
 from ananke_lsp.errors import EngineError
 from ananke_lsp.transport.http import MAX_REDIRECTS
-from ananke_lsp.types import PyModalConfig
 from modal_service.server import create_app
 
 from .modal_like import CALL_ID, ModalLikeFront

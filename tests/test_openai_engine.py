@@ -13,11 +13,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ananke_lsp import generation
+from ananke_lsp.api_types import PyConstraintIR as C
 from ananke_lsp.constraints import ConstraintCache, compile_constraints
 from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.embedded import EmbeddedEngine
 from ananke_lsp.engines.openai_compat import OpenAICompatibleEngine, completion_payload
-from ananke_lsp.types import PyConstraintIR as C
 
 from .servers import ananke_serve, serve_in_thread
 

@@ -13,6 +13,8 @@ from pygls.workspace import TextDocument
 
 from ananke_lsp import generation
 from ananke_lsp.api import Ananke
+from ananke_lsp.api_types import PyConstraintIR as C
+from ananke_lsp.api_types import PyGenerationRequest
 from ananke_lsp.config import ProjectConfig
 from ananke_lsp.config.schema import GenerationSettings, ProjectSettings
 from ananke_lsp.constraints import ConstraintCache
@@ -20,8 +22,6 @@ from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.openai_compat import OpenAICompatibleEngine
 from ananke_lsp.server.app import AnankeServer
 from ananke_lsp.server.targets import Target
-from ananke_lsp.types import PyConstraintIR as C
-from ananke_lsp.types import PyGenerationRequest
 
 from .instruct_server import MODEL, InstructServer, last_user_message
 from .schemas import TWO_SCHEMAS

@@ -13,12 +13,12 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from ananke_lsp.api_types import PyModalConfig
 from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.embedded import EmbeddedEngine
 from ananke_lsp.engines.service import ServiceEngine
 from ananke_lsp.errors import EngineError
 from ananke_lsp.transport.retry import RetryPolicy, retry_after_seconds
-from ananke_lsp.types import PyModalConfig
 from modal_service.server import create_app
 from modal_service.settings import ServerSettings
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ananke_lsp.api_types import PyConstraintIR
 from ananke_lsp.constraints import compile_constraints
 from ananke_lsp.context.python_syntax import python_syntax
 from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.embedded import EmbeddedEngine, LoadedModel, load_model
 from ananke_lsp.engines.sampling import TokenGate
-from ananke_lsp.types import PyConstraintIR
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ import llguidance
 import pytest
 from packaging.requirements import Requirement
 
+from ananke_lsp.api_types import PyConstraintIR
 from ananke_lsp.constraints import compile_constraints
 from ananke_lsp.constraints.plan import structured_plan
 from ananke_lsp.engines.base import EngineRequest
-from ananke_lsp.types import PyConstraintIR
 from modal_service import versions, vllm_engine
 from modal_service.modal_app import IMAGE_ENV
 

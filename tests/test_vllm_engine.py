@@ -16,12 +16,12 @@ from types import SimpleNamespace
 import llguidance as llg
 import pytest
 
+from ananke_lsp.api_types import PyConstraintIR
 from ananke_lsp.constraints import compile_constraints
 from ananke_lsp.constraints.matcher_memo import byte_tokenizer
 from ananke_lsp.constraints.plan import LARK_DIRECTIVE, structured_plan
 from ananke_lsp.engines.base import DEFAULT_SYSTEM, Engine, EngineRequest, EngineResult
 from ananke_lsp.errors import EngineError
-from ananke_lsp.types import PyConstraintIR
 from modal_service.vllm_engine import (
     STRUCTURED_OUTPUTS_CONFIG,
     VLLM_MAX_JSON_NESTING,

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ..api_types import PyConstraintIR
 from ..constraints.compile import compile_constraints
 from ..errors import ConfigError, ConfigIssue, ConstraintError
 from ..templates import PromptTemplates, check_template
-from ..types import PyConstraintIR
 from .positions import KeyPositions, Loc, scan_positions
 from .project import LoadedConstraint, ProjectConfig
 from .schema import (

@@ -9,8 +9,8 @@ from functools import cached_property
 from pathlib import Path, PurePath, PurePosixPath
 from typing import TypeVar
 
+from ..api_types import PyConstraintIR
 from ..templates import DEFAULT_TEMPLATES, PromptTemplates
-from ..types import PyConstraintIR
 from .globs import Globs
 from .positions import KeyPositions
 from .schema import ACTIONS, DEFAULT_EXCLUDES, ConstraintSpec, ProjectSettings

@@ -11,13 +11,13 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..api_types import check_endpoint_url
 from ..errors import SettingsError
 from ..generation import DEFAULT_MAX_REPAIRS, MAX_REPAIRS
 from ..models.catalog import AUTO, MODELS
 from ..profiles import DEFAULT_PROFILES, GENERATION_ACTIONS, ProfileName, Sampling, resolve
 from ..templates import NAMES as TEMPLATE_NAMES
 from ..templates import check_template
-from ..types import check_endpoint_url
 from .globs import check_glob
 
 Action = Literal["inline_completion", "completion", "implement_function", "generate", "add_docstring", "fill_json"]

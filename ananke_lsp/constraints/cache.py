@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import llguidance as llg
 from cachetools import LRUCache
 
+from ..api_types import PyConstraintIR
 from ..errors import SettingsError
-from ..types import PyConstraintIR
 from .compile import CompiledConstraints, compile_constraints, constraints_hash
 from .matcher_memo import matcher_bytes, weighed_lru
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Literal, NoReturn, NotRequired, TypedDict
 
 import llguidance as llg
 
+from ..api_types import PyConstraintIR
 from ..errors import ConstraintError, PrefixRejected
-from ..types import PyConstraintIR
 from .closed_objects import closed_objects
 from .deep_stack import on_deep_stack
 from .matcher_memo import MatcherMemo, byte_matcher

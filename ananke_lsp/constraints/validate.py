@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import llguidance as llg
 
-from ..types import PyValidationResult
+from ..api_types import PyValidationResult
 from .compile import CompiledConstraints, ConstraintPart, read_prefix, short_reason
 from .matcher_memo import byte_matcher
 

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from ..types import PyConstraintIR
+from ..api_types import PyConstraintIR
 from .brackets import PAIRS
 
 

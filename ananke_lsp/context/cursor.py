@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from ..api_types import PyConstraintIR
 from ..engines.line_stops import LineStops
 from ..indentation import indent_width
-from ..types import PyConstraintIR
 from .brackets import CLOSERS, PAIRS, comment_marker, open_brackets
 from .buffer_constraints import (
     balanced_brackets,

@@ -11,11 +11,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from ..api_types import PyConstraintIR
 from ..constraints.compile import prefixed_lark
 from ..constraints.prefixed import byte_after_prefix
 from ..errors import PrefixRejected
 from ..indentation import indent_width, indentation
-from ..types import PyConstraintIR
 from .python_grammar import python_grammar
 
 NAME = "buffer:python-syntax"

@@ -8,9 +8,9 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 import llguidance as llg
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..api_types import PyConstraintIR, PyGenerationContext
 from ..constraints import CompiledConstraints
 from ..errors import EngineError
-from ..types import PyConstraintIR, PyGenerationContext
 from .fim import ContextFile
 from .line_stops import LineStops
 

@@ -10,12 +10,12 @@ import time
 
 from pydantic import ValidationError
 
+from ..api_types import PyModalConfig
 from ..constraints import CompiledConstraints
 from ..constraints.plan import structured_plan
 from ..errors import EngineError, HttpError
 from ..transport.http import RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
-from ..types import PyModalConfig
 from .base import EngineHealth, EngineRequest, EngineResult, EngineStream, WithoutTokenizer, collect
 from .openai_wire import from_openai_finish
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..types import PyConstraintIR
+from ..api_types import PyConstraintIR
 from .base import EngineRequest, EngineResult, FinishReason
 
 OpenAIFinishReason = Literal["stop", "length"]

@@ -7,12 +7,12 @@ import json
 import httpx
 from pydantic import ValidationError
 
+from ..api_types import PyModalConfig
 from ..constraints import CompiledConstraints
 from ..environment import ServiceEnvironment, from_environment
 from ..errors import EngineError, HttpError
 from ..transport.http import RetryingClient, advice, error_text
 from ..transport.retry import RetryPolicy
-from ..types import PyModalConfig
 from .base import EngineHealth, EngineRequest, EngineResult, EngineStream, WithoutTokenizer
 from .service_wire import API_PREFIX, ErrorBody, GenerateRequest, GenerateResponse, HealthResponse
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..types import PyConstraintIR, PyGenerationContext, PyValidationResult
+from ..api_types import PyConstraintIR, PyGenerationContext, PyValidationResult
 from .base import MAX_CONTEXT_FILES, MAX_STOP_CHARS, MAX_STOPS, EngineRequest, FinishReason
 from .fim import ContextFile
 from .line_stops import LineStops

@@ -11,10 +11,10 @@ import re
 
 from lsprotocol import types
 
+from ..api_types import PyConstraintIR
 from ..config.load import read_project_file
 from ..engines.base import EngineRequest
 from ..errors import RequestRefused
-from ..types import PyConstraintIR
 from .code_actions import Job, Offer, end_of
 from .prompts import render, system
 from .targets import Target

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from ..api_types import PyRepair
 from ..context.python_syntax import PythonSyntax
 from ..engines.base import EngineRequest
 from ..generation import Outcome
-from ..types import PyRepair
 
 
 class PythonSyntaxNote(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from ..api_types import PyConstraintIR
 from ..context.brackets import comment_marker
 from ..context.buffer_constraints import balanced_brackets, block_start, no_trailing_blanks, regex_literal
 from ..context.python_functions import PythonFunction, function_at
@@ -12,7 +13,6 @@ from ..engines.base import EngineRequest
 from ..engines.line_stops import LineStops
 from ..errors import RequestRefused
 from ..indentation import indent_width
-from ..types import PyConstraintIR
 from .code_actions import Job, Offer, end_of
 from .prompts import render
 from .targets import Target

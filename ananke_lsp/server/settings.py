@@ -10,11 +10,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from ..api_types import DEFAULT_MODEL, PyModalConfig
 from ..config import ProjectConfig
 from ..environment import ServiceEnvironment, from_environment
 from ..errors import SettingsError
 from ..profiles import ProfileName
-from ..types import DEFAULT_MODEL, PyModalConfig
 
 EngineKind = Literal["embedded", "service", "openai"]
 

@@ -11,9 +11,9 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
+from ..api_types import PyConstraintIR, PyGenerationContext
 from ..config import ProjectConfig
 from ..errors import Excluded
-from ..types import PyConstraintIR, PyGenerationContext
 from .project_configs import ProjectConfigs
 
 
