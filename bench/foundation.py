@@ -11,10 +11,10 @@ import time
 
 import llguidance as llg
 
+from ananke_lsp.api_types import PyConstraintIR as C
 from ananke_lsp.constraints import ConstraintCache, compile_constraints
 from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.embedded import EmbeddedEngine
-from ananke_lsp.types import PyConstraintIR as C
 
 RUNS = 5
 TOKENS = 128

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ananke_lsp.api_types import PyConstraintIR
 from ananke_lsp.constraints import compile_constraints, validate_text
 from ananke_lsp.engines.model_files import resolve_model_path
-from ananke_lsp.types import PyConstraintIR
 
 TOKENS = 128
 RUNS = 3

@@ -8,10 +8,10 @@ import time
 
 import httpx
 
+from ananke_lsp.api_types import PyConstraintIR, PyModalConfig
 from ananke_lsp.engines.base import EngineRequest, EngineResult
 from ananke_lsp.engines.embedded import EmbeddedEngine
 from ananke_lsp.engines.service import ServiceEngine
-from ananke_lsp.types import PyConstraintIR, PyModalConfig
 from bench.settle import ms_until_still
 from tests.servers import ENDLESS, ananke_serve
 
