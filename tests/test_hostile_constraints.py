@@ -23,6 +23,7 @@ from pytest_lsp import LanguageClient
 from ananke_lsp.api_types import PyConstraintIR
 from ananke_lsp.constraints import compile_constraints
 from ananke_lsp.constraints.compile import MAX_CONSTRAINT_BYTES
+from ananke_lsp.constraints.regex_size import MAX_INTERSECTION_SIZE, written_out_size
 from ananke_lsp.errors import ConstraintError
 
 from .lsp_client import SERVER, actions, command, open_doc, session
@@ -167,3 +168,29 @@ def test_the_service_survives_a_deep_grammar_request():
         assert answer.status_code == 200, answer.text
         assert answer.json()["code"] == "x"
         assert httpx.get(f"{url}/v1/health", timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("pattern", "size"),
+    [
+        ('"{99999}', 99999),
+        ("(a{100}){30}", 3000),
+        ("(a|b){3000}", 6000),
+        (r"[0-9]{3}-\d{4}", 8),
+        (r"\p{L}{5}[{]{2}", 7),
+        ("x+{2,}y*", 3),
+    ],
+)
+def test_a_regex_written_out(pattern: str, size: int) -> None:
+    assert written_out_size(pattern) == size
+
+
+def test_regexes_too_large_to_intersect_are_refused_at_once_by_name() -> None:
+    # found by the fuzzer: each alone builds at once, together llguidance would take hours
+    hostile = PyConstraintIR(name="quotes", regex_patterns=['(?:"{99999})', '(?:"+{99999})'])
+    with pytest.raises(ConstraintError, match=r"constraint 'quotes' \(regex\).*too large to hold together") as err:
+        compile_constraints([hostile])
+    assert f"{MAX_INTERSECTION_SIZE:,}" in str(err.value)
+    # a large intersection under the bound compiles, and holds both
+    fine = compile_constraints([PyConstraintIR(name="ok", regex_patterns=["(a{100}){30}", "(a|b){3000}"])])
+    assert fine.names == ("ok",)

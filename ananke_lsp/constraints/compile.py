@@ -25,6 +25,7 @@ from .closed_objects import closed_objects
 from .deep_stack import on_deep_stack
 from .matcher_memo import MatcherMemo, byte_matcher
 from .prefixed import after_prefix
+from .regex_size import MAX_INTERSECTION_SIZE, intersection_size
 
 if TYPE_CHECKING:  # declared in llguidance's stubs only, not exported at run time
     from llguidance._lib import JsonCompileOptions
@@ -331,6 +332,12 @@ def _parts(c: _Normalized, check: _Checker) -> list[ConstraintPart]:
     if patterns:
         if not all(patterns):
             raise ConstraintError(name, "regex", "empty regex pattern")
+        if (size := intersection_size(patterns)) > MAX_INTERSECTION_SIZE:
+            reason = (
+                f"its regexes are too large to hold together: their counted repetitions, written out, "
+                f"multiply to {size:,} (at most {MAX_INTERSECTION_SIZE:,}); use smaller counts or one regex"
+            )
+            raise ConstraintError(name, "regex", reason)
         source = _build(name, "regex", lambda: regex_intersection_lark(patterns))
         try:
             regex = check(name, "regex", _build(name, "regex", lambda: llg.LLMatcher.grammar_from_lark(source)))
