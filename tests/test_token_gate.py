@@ -21,13 +21,13 @@ def model() -> LoadedModel:
 
 
 def _token(model: LoadedModel, text: str) -> int:
-    [token] = model.llm.tokenize(text.encode(), add_bos=False, special=False)  # type: ignore[attr-defined]
+    [token] = model.plain_tokens(text.encode())
     return token
 
 
 def _gate(model: LoadedModel, *patterns: str) -> TokenGate:
     constraints = [PyConstraintIR(name=f"r{i}", regex_patterns=[p]) for i, p in enumerate(patterns)]
-    matchers, _ = compile_constraints(constraints, model.tokenizer).matchers(model.tokenizer)  # type: ignore[arg-type]
+    matchers, _ = compile_constraints(constraints, model.tokenizer).matchers(model.tokenizer)
     return TokenGate(matchers, model.n_vocab, model.stop_ids)
 
 
