@@ -12,6 +12,7 @@ from .errors import SettingsError
 from .profiles import ProfileName
 
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+MAX_SHOWN_URL = 200
 
 
 class _SeedModel(BaseModel):
@@ -132,7 +133,8 @@ class PyGenerationResponse(_ReadOnly):
 
 def check_endpoint_url(url: str) -> str:
     """Return ``url`` if it is an absolute http(s) URL with a host, else raise ``SettingsError``."""
-    problem = f"invalid service endpoint URL {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]"
+    shown = url if len(url) <= MAX_SHOWN_URL else f"{url[:MAX_SHOWN_URL]}…"  # a message is one readable line
+    problem = f"invalid service endpoint URL {shown!r}: expected http://HOST[:PORT] or https://HOST[:PORT]"
     if any(char <= " " or char == "\x7f" for char in url):  # no HTTP client accepts them; say so now
         raise SettingsError(problem)
     try:

@@ -276,6 +276,9 @@ def test_endpoint_with_credentials_is_rejected(tmp_path: Path) -> None:
 def test_bad_endpoint_url(tmp_path: Path) -> None:
     (issue,) = errors_of(write(tmp_path, '\n[service]\nendpoint = "ftp://x"\n'))
     assert issue.line == 3 and issue.message.startswith("service.endpoint: invalid service endpoint URL")
+    # found by the fuzzer: a long value is shown cut, so the message stays one readable line
+    (issue,) = errors_of(write(tmp_path, f'[service]\nendpoint = "{"x" * 1899}"\n'))
+    assert "invalid service endpoint URL 'xxx" in issue.message and len(issue.message) < 400
 
 
 def test_constraint_without_a_source(tmp_path: Path) -> None:
