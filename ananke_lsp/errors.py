@@ -6,7 +6,7 @@ to do about it; catch ``AnankeError`` for all of them. The classes the seed's AP
     ├── SettingsError (RuntimeError)     an environment variable or argument that cannot be used
     ├── ConfigError (RuntimeError)       a `.ananke.toml` that cannot be used; ``issues`` says where
     ├── ConstraintError (RuntimeError)   a constraint that does not compile; names it
-    │   └── PrefixRejected (ValueError)  the grammar does not admit the text before the cursor
+    ├── PrefixRejected (ValueError)      a grammar does not admit the text before the cursor
     ├── PromptError (ValueError)         a prompt template that does not render
     ├── ModelError (RuntimeError)        a model that is missing, unknown or fails its hash
     ├── EngineError (RuntimeError)       a generation that could not run
