@@ -23,7 +23,7 @@ from pytest_lsp import LanguageClient
 from ananke_lsp.api_types import PyConstraintIR
 from ananke_lsp.constraints import compile_constraints
 from ananke_lsp.constraints.compile import MAX_CONSTRAINT_BYTES
-from ananke_lsp.constraints.regex_size import MAX_INTERSECTION_SIZE, written_out_size
+from ananke_lsp.constraints.regex_size import MAX_INTERSECTION_SIZE, grammar_intersection_size, written_out_size
 from ananke_lsp.errors import ConstraintError
 
 from .lsp_client import SERVER, actions, command, open_doc, session
@@ -194,3 +194,24 @@ def test_regexes_too_large_to_intersect_are_refused_at_once_by_name() -> None:
     # a large intersection under the bound compiles, and holds both
     fine = compile_constraints([PyConstraintIR(name="ok", regex_patterns=["(a{100}){30}", "(a|b){3000}"])])
     assert fine.names == ("ok",)
+
+
+@pytest.mark.parametrize(
+    ("grammar", "size"),
+    [
+        ('start: X\nX: /"{9999}/ & /"+{9999}/', 9999 * 9999),
+        ('start: X\nA: /"{999}/\nB: "ab" /"+{999}/\nX: A & B', 999 * 1001),  # through terminal names
+        ("start: X\nX: (/a{100}/ ~ 30) & /(a|b){3000}/  // & /x{99}/ is a comment", 3000 * 6000),
+        ('start: x\nx: x "a" & /b{5}/ | "c"', 2 * 5),  # a recursive rule counts once
+        ('start: "&" /a{99}/', 0),  # an & in a literal is not one
+        ("&", 0),  # no definition at all (found by the fuzzer)
+    ],
+)
+def test_an_intersection_in_a_grammar_written_out(grammar: str, size: int) -> None:
+    assert grammar_intersection_size(grammar) == size
+
+
+def test_a_grammar_whose_intersection_is_too_large_is_refused_at_once_by_name() -> None:
+    hostile = PyConstraintIR(name="lexemes", grammar='start: X\nA: /"{99999}/\nB: /"+{99999}/\nX: A & B')
+    with pytest.raises(ConstraintError, match=r"constraint 'lexemes' \(grammar\).*too large to hold together"):
+        compile_constraints([hostile])

@@ -25,7 +25,7 @@ from .closed_objects import closed_objects
 from .deep_stack import on_deep_stack
 from .matcher_memo import MatcherMemo, byte_matcher
 from .prefixed import after_prefix
-from .regex_size import MAX_INTERSECTION_SIZE, intersection_size
+from .regex_size import MAX_INTERSECTION_SIZE, grammar_intersection_size, intersection_size
 
 if TYPE_CHECKING:  # declared in llguidance's stubs only, not exported at run time
     from llguidance._lib import JsonCompileOptions
@@ -307,6 +307,13 @@ def _convert(name: str, source: str, *, keep: bool) -> str:
     return _build(name, "grammar", lambda: convert(source))
 
 
+def _too_large(what: str, size: int) -> str:
+    return (
+        f"{what} are too large to hold together: their counted repetitions, written out, multiply to "
+        f"{size:,} (at most {MAX_INTERSECTION_SIZE:,}); use smaller counts"
+    )
+
+
 def _parts(c: _Normalized, check: _Checker) -> list[ConstraintPart]:
     name = c["name"]
     parts: list[ConstraintPart] = []
@@ -325,6 +332,8 @@ def _parts(c: _Normalized, check: _Checker) -> list[ConstraintPart]:
         parts.append(ConstraintPart(name, "json_schema", enforce, lenient, source=closed))
     if c["grammar"] is not None:
         source = _lark_with_start(c["grammar"])
+        if (size := grammar_intersection_size(source)) > MAX_INTERSECTION_SIZE:
+            raise ConstraintError(name, "grammar", _too_large("the operands of an `&` in it", size))
         prefix = c.get("prefix", "")
         lark = check(name, "grammar", _convert(name, source, keep=bool(prefix)), prefix)
         parts.append(ConstraintPart(name, "grammar", lark, lark, source=source, prefix=prefix))
@@ -333,11 +342,7 @@ def _parts(c: _Normalized, check: _Checker) -> list[ConstraintPart]:
         if not all(patterns):
             raise ConstraintError(name, "regex", "empty regex pattern")
         if (size := intersection_size(patterns)) > MAX_INTERSECTION_SIZE:
-            reason = (
-                f"its regexes are too large to hold together: their counted repetitions, written out, "
-                f"multiply to {size:,} (at most {MAX_INTERSECTION_SIZE:,}); use smaller counts or one regex"
-            )
-            raise ConstraintError(name, "regex", reason)
+            raise ConstraintError(name, "regex", _too_large("its regexes", size))
         source = _build(name, "regex", lambda: regex_intersection_lark(patterns))
         try:
             regex = check(name, "regex", _build(name, "regex", lambda: llg.LLMatcher.grammar_from_lark(source)))
