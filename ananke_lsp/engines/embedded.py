@@ -28,7 +28,8 @@ from ..constraints import CompiledConstraints
 from ..errors import EngineError, PromptTooLongError
 from .base import EngineHealth, EngineRequest, EngineResult, EngineStream, FinishReason, collect
 from .decoding import ClosingSearch, OutputText
-from .fim import FimTokens, fim_prompt, fim_tokens
+from .fim import FimPrompt, FimTokens, fim_tokens, typed_line_fim_prompt
+from .healing import HEALED_TOKENS, Healing, Spellings
 from .model_files import resolve_model_path, why_this_model
 from .prompt_cache import PromptCache
 from .sampling import TokenGate, sample
@@ -63,6 +64,14 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.path.stem
+
+    @functools.cached_property
+    def spellings(self) -> Spellings:
+        """The vocabulary by token bytes, for token healing; the end-of-generation tokens spell
+        nothing. Built at the first healed prompt (151k tokens: about half a second)."""
+        return Spellings(
+            b"" if t in self.stop_ids else self.llm.detokenize([t], special=False) for t in range(self.n_vocab)
+        )
 
     def plain_tokens(self, text: bytes) -> list[int]:
         """``text``'s tokens, special tokens spelled in it read as text."""
@@ -263,22 +272,22 @@ def _document_start(llm: Llama) -> int:
     return bos if bos >= 0 else int(llm.token_eos())
 
 
-def _prompt_tokens(loaded: LoadedModel, request: EngineRequest) -> list[int]:
+def _prompt(loaded: LoadedModel, request: EngineRequest) -> FimPrompt:
     """The prompt's tokens, never none: an empty prompt (an empty document, a cursor at 0:0) is
     the document-start token, so evaluating it yields this request's logits and no other's."""
-    tokens = _fim_prompt(loaded, request)
-    if tokens is None:
+    prompt = _fim_prompt(loaded, request)
+    if prompt is None:
         text = _prompt_text(loaded, request)
-        tokens = loaded.llm.tokenize(text.encode(), add_bos=True, special=True)
-    if len(tokens) >= loaded.n_ctx:
+        prompt = FimPrompt(loaded.llm.tokenize(text.encode(), add_bos=True, special=True), b"")
+    if len(prompt.tokens) >= loaded.n_ctx:
         raise PromptTooLongError(
-            f"prompt is {len(tokens)} tokens; the model context holds {loaded.n_ctx} (prompt and completion "
-            "together): send a shorter prompt"
+            f"prompt is {len(prompt.tokens)} tokens; the model context holds {loaded.n_ctx} (prompt and "
+            "completion together): send a shorter prompt"
         )
-    return tokens or [loaded.document_start]
+    return prompt if prompt.tokens else FimPrompt([loaded.document_start], b"")
 
 
-def _fim_prompt(loaded: LoadedModel, request: EngineRequest) -> list[int] | None:
+def _fim_prompt(loaded: LoadedModel, request: EngineRequest) -> FimPrompt | None:
     """A code request with the text after the cursor, for a model that knows FIM; else None."""
     if request.chat or request.suffix is None or loaded.fim is None:
         return None
@@ -289,11 +298,13 @@ def _fim_prompt(loaded: LoadedModel, request: EngineRequest) -> list[int] | None
     if root and path and path.is_relative_to(root):
         shown = str(path.relative_to(root))
     files = request.files
-    return fim_prompt(
+    return typed_line_fim_prompt(
         loaded.fim,
         lambda text: loaded.plain_tokens(text.encode()),
+        loaded.tokenizer.decode_bytes,
         request.prompt,
         request.suffix,
+        heal=HEALED_TOKENS,
         files=files,
         path=shown,
         repo=root.name if root else "",
@@ -316,9 +327,9 @@ def _decode(
     matchers, compile_ms = compiled.matchers(loaded.tokenizer) if compiled else ([], 0.0)
     gate = _token_gate(loaded, compiled, matchers)
     started = time.perf_counter()
-    prompt = _prompt_tokens(loaded, request)
-    max_tokens = min(request.max_tokens, loaded.n_ctx - len(prompt))
-    prefilled = loaded.cache.prefill(prompt, cancel.is_set)  # cancelled part-way, the loop below stops first
+    prompt = _prompt(loaded, request)
+    max_tokens = min(request.max_tokens, loaded.n_ctx - len(prompt.tokens))
+    prefilled = loaded.cache.prefill(prompt.tokens, cancel.is_set)  # cancelled part-way, the loop below stops first
     prefill_ms = (time.perf_counter() - started) * 1000
     decoding = _Decoding(
         loaded,
@@ -328,13 +339,14 @@ def _decode(
         max_tokens,
         OutputText(request, emit),
         ClosingSearch(compiled, matchers, loaded.plain_tokens),
+        Healing(loaded.spellings, loaded.plain_tokens, prompt.healed) if prompt.healed else None,
     )
     finish = decoding.run(cancel)
     return EngineResult(
         text=decoding.output.finish(),
         finish_reason=finish,
         tokens_generated=decoding.generated,
-        prompt_tokens=len(prompt),
+        prompt_tokens=len(prompt.tokens),
         prefilled_tokens=prefilled,
         prefill_ms=prefill_ms,
         decode_ms=(time.perf_counter() - decoding.started) * 1000,
@@ -370,6 +382,7 @@ class _Decoding:
     max_tokens: int  # the request's, where the context has room for them
     output: OutputText
     closing: ClosingSearch
+    healing: Healing | None  # typed text taken off the prompt, for the model to spell first
     rng: np.random.Generator = field(init=False)
     time_budget_s: float = field(init=False)  # of decoding, checked at line ends
     started: float = field(default_factory=time.perf_counter)
@@ -390,13 +403,17 @@ class _Decoding:
             if closing is not None:
                 self._place(closing)
                 return "length"
-            sampler = sample if self.gate is None else self.gate.next_token
-            token = sampler(self.loaded.logits(), self.request.temperature, self.request.top_p, self.rng)
-            if token is None:
-                return "constraint_conflict"  # the constraints leave no token
-            if token in self.loaded.stop_ids:
-                return "stop"
-            if self.output.add(self._take(token)):
+            if self.healing is not None and self.healing.rest:
+                token, piece = self._heal()
+            else:
+                sampler = sample if self.gate is None else self.gate.next_token
+                sampled = sampler(self.loaded.logits(), self.request.temperature, self.request.top_p, self.rng)
+                if sampled is None:
+                    return "constraint_conflict"  # the constraints leave no token
+                if sampled in self.loaded.stop_ids:
+                    return "stop"
+                token, piece = sampled, self._take(sampled)
+            if piece and self.output.add(piece):
                 return "stop"  # a stop string or a line stop
             if self.matchers and all(m.is_stopped() for m in self.matchers):
                 return "stop"  # the constraints admit nothing more
@@ -407,13 +424,41 @@ class _Decoding:
 
     def _take(self, token: int) -> bytes:
         """Advance every matcher by a sampled token, and count it; returns its bytes."""
+        return self._advance(token, [token], self.loaded.tokenizer.decode_bytes([token]))
+
+    def _heal(self) -> tuple[int, bytes]:
+        """A token that spells on the healed text; returns it and its bytes past that text, by
+        which every matcher is advanced (in this model's tokens of those bytes)."""
+        assert self.healing is not None
+        token, past = self.healing.next_token(
+            self.loaded.logits(), self.request.temperature, self.request.top_p, self.rng, self._accepts
+        )
+        return token, self._advance(token, self._tokens_of(past) or [], past)
+
+    def _tokens_of(self, text: bytes) -> list[int] | None:
+        """The tokens of ``text`` for the matchers; None for bytes that are not whole UTF-8
+        characters (a token ending mid-character: its text is not the user's yet)."""
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return self.loaded.plain_tokens(text)
+
+    def _accepts(self, text: bytes) -> bool:
+        """Whether every matcher would take ``text`` next."""
+        tokens = self._tokens_of(text)
+        return tokens is not None and all(m.validate_tokens(tokens) == len(tokens) for m in self.matchers)
+
+    def _advance(self, token: int, consumed: list[int], piece: bytes) -> bytes:
+        """Count ``token`` as decoded, advance every matcher by ``consumed`` (the tokens of its
+        output text) and the closing search by ``piece`` (that text); returns ``piece``."""
         for matcher in self.matchers:
-            if not matcher.consume_token(token):
+            if consumed and not matcher.consume_tokens(consumed):
                 raise EngineError(f"llguidance rejected a token its own mask allowed: {matcher.get_error()}")
         self.generated += 1
         self.loaded.tokens_decoded += 1
-        piece = self.loaded.tokenizer.decode_bytes([token])
-        self.closing.feed(piece)
+        if piece:
+            self.closing.feed(piece)
         return piece
 
     def _place(self, closing: list[int]) -> None:
