@@ -9,7 +9,7 @@ from ananke_lsp.api_types import PyConstraintIR, PyGenerationContext
 from ananke_lsp.constraints import compile_constraints
 from ananke_lsp.engines.base import EngineRequest
 from ananke_lsp.engines.embedded import EmbeddedEngine, _fim_prompt
-from ananke_lsp.engines.fim import ContextFile, FimTokens, fim_prompt, typed_line_fim_prompt
+from ananke_lsp.engines.fim import LINE_GRID, ContextFile, FimTokens, fim_prompt, typed_fim_prompt
 from ananke_lsp.engines.line_stops import LineStops
 
 MARKERS = FimTokens(prefix=-1, suffix=-2, middle=-3, repo_name=-4, file_sep=-5)
@@ -36,16 +36,19 @@ def spelled(tokens: list[int]) -> bytes:
     return "".join(map(chr, tokens)).encode()
 
 
-def test_the_typed_line_opens_the_middle_and_its_last_tokens_are_left_to_the_model():
-    prompt = typed_line_fim_prompt(MARKERS, chars, spelled, "a\n  ret", "\nb", heal=2)
-    assert prompt.tokens == [-1, *chars("a\n"), -2, *chars("\nb"), -3, *chars("  r")]
+def test_the_lines_typed_since_a_grid_line_open_the_middle_and_their_last_tokens_are_left_to_the_model():
+    above = "".join(f"{i}\n" for i in range(LINE_GRID + 1))  # the middle opens on the grid line, LINE_GRID
+    prompt = typed_fim_prompt(MARKERS, chars, spelled, above + "  ret", "\nb", heal=2)
+    head = above[: above.index(f"{LINE_GRID}\n")]
+    assert prompt.tokens == [-1, *chars(head), -2, *chars("\nb"), -3, *chars(f"{LINE_GRID}\n  r")]
     assert prompt.healed == b"et"
-    at_line_start = typed_line_fim_prompt(MARKERS, chars, spelled, "a\n", "b", heal=2)
-    assert at_line_start.tokens == fim_prompt(MARKERS, chars, "a\n", "b") and at_line_start.healed == b""
+    on_the_grid = above[: len(head)]  # the cursor at the start of the grid line: the plain form
+    plain = typed_fim_prompt(MARKERS, chars, spelled, on_the_grid, "b", heal=2)
+    assert plain.tokens == fim_prompt(MARKERS, chars, on_the_grid, "b") and plain.healed == b""
     files = [ContextFile(path="util.py", text="X = 1\n")]
-    with_files = typed_line_fim_prompt(MARKERS, chars, spelled, "x", "", heal=1, files=files, repo="demo")
-    assert with_files.tokens == [*fim_prompt(MARKERS, chars, "", "", files=files, repo="demo")]
-    assert with_files.healed == b"x"
+    with_files = typed_fim_prompt(MARKERS, chars, spelled, "x\ny", "", heal=1, files=files, repo="demo")
+    assert with_files.tokens == [*fim_prompt(MARKERS, chars, "", "", files=files, repo="demo"), *chars("x\n")]
+    assert with_files.healed == b"y"
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +66,7 @@ def test_buffer_text_that_spells_a_marker_stays_text(coder: EmbeddedEngine):
     tokens = prompt.tokens
     for marker in (loaded.fim.prefix, loaded.fim.suffix, loaded.fim.middle):
         assert tokens.count(marker) == 1
-    assert loaded.fim.file_sep not in tokens and tokens[-1] == loaded.fim.middle
+    assert loaded.fim.file_sep not in tokens
 
 
 PREFIX = 'def mean(values: list[float]) -> float:\n    """Average of values."""\n    total = 0.0\n'
@@ -90,12 +93,13 @@ TYPED += "    for value in values:\n        total += value\n    ret"
 BELOW = "\n\n\n" + "".join(f"def f{i}(x):\n    return x * {i}\n\n\n" for i in range(12))
 
 
-async def test_a_keystroke_on_the_line_reads_only_the_prompts_last_tokens(coder: EmbeddedEngine):
+async def test_a_keystroke_and_an_enter_read_only_the_prompts_last_tokens(coder: EmbeddedEngine):
     request = EngineRequest(prompt=TYPED, suffix=BELOW, chat=False, max_tokens=12, temperature=0.0)
     await coder.generate(request)
-    typed_on = await coder.generate(request.model_copy(update={"prompt": TYPED + "u"}))
-    assert typed_on.prompt_tokens > 150  # the code below the cursor is in the prompt, and not read again
-    assert typed_on.prefilled_tokens is not None and typed_on.prefilled_tokens <= 3
+    for typed in (TYPED + "u", TYPED + "urn total\n    "):
+        typed_on = await coder.generate(request.model_copy(update={"prompt": typed}))
+        assert typed_on.prompt_tokens > 150  # the code below the cursor is in the prompt, and not read again
+        assert typed_on.prefilled_tokens is not None and typed_on.prefilled_tokens <= 4
 
 
 async def test_the_model_spells_the_typed_words_end_and_the_suggestion_goes_on_from_it(coder: EmbeddedEngine):

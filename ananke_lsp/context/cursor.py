@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..api_types import PyConstraintIR
+from ..engines.fim import LINE_GRID
 from ..engines.line_stops import LineStops
 from ..indentation import indent_width
 from .brackets import CLOSERS, PAIRS, comment_marker, open_brackets
@@ -30,8 +31,8 @@ CHARS_PER_TOKEN = 16
 # The prefix window starts on a line number that is a multiple of this: typing, and moving down a
 # few lines, keep the prompt's beginning (and the model's KV cache of it) the same. A window that
 # slid a line at a time changed the prompt from its first token at every Enter: the whole prompt
-# was read again, seconds on a CPU.
-WINDOW_GRID = 16
+# was read again, seconds on a CPU. The FIM middle opens on the same grid.
+WINDOW_GRID = LINE_GRID
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from ..constraints import CompiledConstraints
 from ..errors import EngineError, PromptTooLongError
 from .base import EngineHealth, EngineRequest, EngineResult, EngineStream, FinishReason, collect
 from .decoding import ClosingSearch, OutputText
-from .fim import FimPrompt, FimTokens, fim_tokens, typed_line_fim_prompt
+from .fim import FimPrompt, FimTokens, fim_tokens, typed_fim_prompt
 from .healing import HEALED_TOKENS, Healing, Spellings
 from .model_files import resolve_model_path, why_this_model
 from .prompt_cache import PromptCache
@@ -298,7 +298,7 @@ def _fim_prompt(loaded: LoadedModel, request: EngineRequest) -> FimPrompt | None
     if root and path and path.is_relative_to(root):
         shown = str(path.relative_to(root))
     files = request.files
-    return typed_line_fim_prompt(
+    return typed_fim_prompt(
         loaded.fim,
         lambda text: loaded.plain_tokens(text.encode()),
         loaded.tokenizer.decode_bytes,

@@ -4,14 +4,15 @@
   for one file share most of their beginning.
 - **A recently left prompt** (``kv_snapshots.py``): coming back to a file.
 
-Why the cursor's line opens the middle (``fim.typed_line_fim_prompt``): in the plain form
+Why the typed lines open the middle (``fim.typed_fim_prompt``): in the plain form
 ``<PRE> before <SUF> after <MID>`` a keystroke changes the end of ``before``, and the whole suffix
 after it was read again at every key. Moving the suffix's KV cells to their new positions (as
 llama.cpp's ``cache_reuse`` does for chunks) was tried: the moved cells were computed with the old
 end of ``before`` in view, and the model followed them, not the typed text (after typing ``ret``
 it suggested ``return …`` where reading the prompt from nothing gives ``urn …``). Qwen2.5-Coder
-does not know the suffix-first order either. With the typed line after ``<MID>``, the suffix is
-read again only when the cursor's line changes (Enter, or moving to another line)."""
+does not know the suffix-first order either. With the lines typed since a grid line after
+``<MID>``, the suffix is read again only when the text after the cursor changes (the cursor moved)
+or a grid line is crossed."""
 
 from __future__ import annotations
 
