@@ -27,7 +27,7 @@ WARM_UP = "def add(a, b):\n    "
 def _server_command() -> list[str]:
     installed = Path(sys.executable).with_name("ananke-lsp")
     command = [str(installed)] if installed.exists() else [shutil.which("ananke-lsp") or "ananke-lsp"]
-    return [*command, "--log-level", "WARNING"]
+    return [*command, "--log-level", os.environ.get("BENCH_LOG_LEVEL", "WARNING")]
 
 
 def _insert_text(item: types.InlineCompletionItem) -> str:

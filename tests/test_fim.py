@@ -102,6 +102,20 @@ async def test_a_keystroke_and_an_enter_read_only_the_prompts_last_tokens(coder:
         assert typed_on.prefilled_tokens is not None and typed_on.prefilled_tokens <= 4
 
 
+async def test_typing_over_a_closer_goes_back_to_the_kv_state_before_its_bracket(coder: EmbeddedEngine):
+    above = "".join(f"def g{i}(x: int) -> int:\n    return x - {i} * len(str(x))\n\n\n" for i in range(LINE_GRID // 2))
+    below = BELOW[: BELOW.index("def f4")]  # the head (above) is most of the prompt
+    request = EngineRequest(prompt=above + TYPED, suffix=below, chat=False, max_tokens=4, temperature=0.0)
+    await coder.generate(request)
+    # "(" makes the editor insert ")" after the cursor: the code after the cursor changed, and is read again
+    bracket = request.model_copy(update={"prompt": above + TYPED + "urn sum(", "suffix": ")" + below})
+    read_again = await coder.generate(bracket)
+    assert read_again.prefilled_tokens is not None and read_again.prefilled_tokens > 50
+    # typing over ")" brings the old text after the cursor back, and its KV cells with it
+    closed = await coder.generate(request.model_copy(update={"prompt": above + TYPED + "urn sum(values)"}))
+    assert closed.prefilled_tokens is not None and closed.prefilled_tokens <= 8, (read_again, closed)
+
+
 async def test_the_model_spells_the_typed_words_end_and_the_suggestion_goes_on_from_it(coder: EmbeddedEngine):
     request = EngineRequest(prompt=TYPED, suffix=BELOW, chat=False, max_tokens=12, temperature=0.0)
     plain = await coder.generate(request)

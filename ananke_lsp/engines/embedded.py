@@ -342,6 +342,15 @@ def _decode(
         Healing(loaded.spellings, loaded.plain_tokens, prompt.healed) if prompt.healed else None,
     )
     finish = decoding.run(cancel)
+    log.debug(
+        "%d prompt tokens, %d read in %.0f ms; %d tokens decoded in %.0f ms (%s)",
+        len(prompt.tokens),
+        prefilled,
+        prefill_ms,
+        decoding.generated,
+        (time.perf_counter() - decoding.started) * 1000,
+        finish,
+    )
     return EngineResult(
         text=decoding.output.finish(),
         finish_reason=finish,

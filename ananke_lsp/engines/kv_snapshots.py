@@ -1,11 +1,14 @@
-"""The KV states of recently left prompts, so that going back to a file does not re-read it.
+"""The KV states of recently left prompts, so that going back to one does not re-read it.
 
 A llama.cpp context holds one sequence, and a request keeps only the prefix its prompt shares with
-the previous one: after a request for another file (whose path and head differ) that is almost
-nothing, and coming back cost the whole prompt again (seconds on a CPU). So before a long live
-sequence is given up, its KV cells are copied out (``llama_state_seq_get_data``: some KB per
-token), and a prompt that shares more with a saved state than with the live one starts from it.
-Bounded in bytes; the least recently used go first."""
+the previous one. After a request for another file (whose path and head differ) that is almost
+nothing, and coming back cost the whole prompt again (seconds on a CPU). Within a file, the text
+after the cursor changes when a bracket is typed (the editor adds its closer after the cursor) and
+when the closer is typed over: the prompt from there on (the code after the cursor, the typed
+lines) was read again twice per bracket pair. So before a long evaluated part of the live sequence
+is given up, its KV cells are copied out (``llama_state_seq_get_data``: some KB per token), and a
+prompt that shares more with a saved state than with the live one starts from it. Bounded in bytes;
+the least recently used go first."""
 
 from __future__ import annotations
 
@@ -46,14 +49,14 @@ class KvSnapshots:
     def bytes(self) -> int:
         return sum(len(s.state) for s in self._saved.values())
 
-    def switch(self, llm: Llama, tokens: np.ndarray, live_common: int) -> int:
+    def switch(self, llm: Llama, tokens: np.ndarray, live_common: int, live_prompt: int) -> int:
         """Before the live sequence is cut back to ``live_common`` tokens of ``tokens``: save it
-        if that gives up most of a long prompt, and start from the saved state sharing the most
-        with ``tokens`` if it beats the live one. Returns the tokens already evaluated."""
+        if that gives up ``MIN_TOKENS`` or more of its prompt (its first ``live_prompt`` tokens;
+        the rest were generated), and start from the saved state sharing the most with ``tokens``
+        if it beats the live one. Returns the tokens already evaluated."""
         import llama_cpp
 
-        n_live = llm.n_tokens
-        if n_live >= MIN_TOKENS and live_common < n_live // 2:  # another file, not another keystroke
+        if live_prompt - live_common >= MIN_TOKENS:  # another file, or other text after the cursor
             self._save(llm)
         best, shared = None, live_common
         for key, snap in self._saved.items():
@@ -86,8 +89,8 @@ class KvSnapshots:
         if llama_cpp.llama_state_seq_get_data(ctx, state, size, 0) == 0:
             return
         tokens = np.array(llm.input_ids[: llm.n_tokens], copy=True)
-        for key in [k for k, s in self._saved.items() if common_prefix(s.tokens, tokens) >= len(tokens) // 2]:
-            del self._saved[key]  # an older state of the same prompt: this one supersedes it
+        for key in [k for k, s in self._saved.items() if common_prefix(s.tokens, tokens) > len(s.tokens) - MIN_TOKENS]:
+            del self._saved[key]  # an older state of the same prompt (a few keys ago): this one supersedes it
         self._saved[self._next] = _Snapshot(tokens, state)
         self._next += 1
         while self.bytes > self.max_bytes:

@@ -2,7 +2,8 @@
 
 - **The common prefix** with the previous prompt (llama.cpp's ``cache_prompt``): editor requests
   for one file share most of their beginning.
-- **A recently left prompt** (``kv_snapshots.py``): coming back to a file.
+- **A recently left prompt** (``kv_snapshots.py``): coming back to a file, or to the text after
+  the cursor as it was before a bracket and its closer were typed.
 
 Why the typed lines open the middle (``fim.typed_fim_prompt``): in the plain form
 ``<PRE> before <SUF> after <MID>`` a keystroke changes the end of ``before``, and the whole suffix
@@ -39,6 +40,7 @@ class PromptCache:
     def __init__(self, llm: Llama, snapshot_bytes: int) -> None:
         self.llm = llm
         self.snapshots = KvSnapshots(snapshot_bytes)
+        self._prompt_tokens = 0  # of the live sequence: the last prompt (what was decoded comes after)
 
     def prefill(self, tokens: list[int], stop: Callable[[], bool]) -> int:
         """Evaluate ``tokens`` (what is not already in the KV cache) in chunks, until done or
@@ -53,8 +55,10 @@ class PromptCache:
             prompt = np.asarray(tokens, dtype=np.intc)
             common = common_prefix(llm.input_ids[: llm.n_tokens], prompt)
             # the last token is always evaluated again: its logits are the first token's distribution
-            common = min(self.snapshots.switch(llm, prompt, common), len(tokens) - 1)
+            common = self.snapshots.switch(llm, prompt, common, min(self._prompt_tokens, llm.n_tokens))
+            common = min(common, len(tokens) - 1)
         llm.n_tokens = common
+        self._prompt_tokens = len(tokens)
         step = min(PREFILL_CHUNK, llm.n_batch)
         for start in range(common, len(tokens), step):
             if stop():
