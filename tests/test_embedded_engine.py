@@ -160,24 +160,31 @@ async def test_an_empty_prompt_is_answered_from_its_own_logits(engine):
     assert answers[0].prompt_tokens == 1
 
 
-async def test_a_cancelled_prefill_stops_between_chunks_and_keeps_what_it_evaluated(engine):
-    loaded = engine.loaded()
-    llm = loaded.llm
-    prompt = "def twice(x):\n    return 2 * x\n\n" * 120
-    tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
-    await asyncio.wrap_future(loaded.executor.submit(llm.reset))
+async def _cancel_after_first_chunk(engine, prompt: str) -> None:
+    llm = engine.loaded().llm
     work = asyncio.create_task(_greedy(engine, prompt))
     while llm.n_tokens == 0:  # the first chunk is in
         await asyncio.sleep(0.01)
     work.cancel()
     with pytest.raises(asyncio.CancelledError):
         await work
+
+
+async def test_a_cancelled_prefill_reads_on_while_nothing_waits_and_stops_for_the_next_request(engine):
+    loaded = engine.loaded()
+    llm = loaded.llm
+    prompt = "def twice(x):\n    return 2 * x\n\n" * 120
+    tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
+    await asyncio.wrap_future(loaded.executor.submit(llm.reset))
+    await _cancel_after_first_chunk(engine, prompt)
     await asyncio.wrap_future(loaded.executor.submit(lambda: None))  # the decode thread is free
-    evaluated = llm.n_tokens
-    assert 0 < evaluated < len(tokens), "the whole prompt was evaluated for nobody"
-    assert list(llm.input_ids[:evaluated]) == tokens[:evaluated]  # what the next request may reuse
-    again = await _greedy(engine, prompt, max_tokens=1)
+    # nobody waited: the prompt was read on for the next keystroke's request, and decoding never began
+    assert llm.n_tokens == len(tokens) and list(llm.input_ids[: len(tokens)]) == tokens
+    await asyncio.wrap_future(loaded.executor.submit(llm.reset))
+    await _cancel_after_first_chunk(engine, prompt)
+    again = await _greedy(engine, prompt, max_tokens=1)  # waits: the cancelled read stops within a chunk
     assert again.prompt_tokens == len(tokens) and again.tokens_generated == 1
+    assert again.prefilled_tokens is not None and 0 < again.prefilled_tokens < len(tokens)
 
 
 async def test_a_suggestion_cut_mid_character_drops_the_incomplete_bytes(engine):

@@ -43,6 +43,22 @@ log = logging.getLogger("ananke_lsp.llama_cpp")
 _GGML_LOG_WARN, _GGML_LOG_ERROR = 3, 4  # ggml.h ggml_log_level (llama-cpp-python's own table is older)
 
 
+class _Queued:
+    """How many requests wait for a model's decode thread (added on the event loop, taken on the
+    thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self._n += n
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+
 @dataclass
 class LoadedModel:
     """A model loaded once per process, with its llguidance tokenizer and decode thread."""
@@ -59,6 +75,7 @@ class LoadedModel:
     executor: ThreadPoolExecutor  # the one thread that loaded the model and runs all its compute
     document_start: int  # what an empty prompt evaluates: the model continues from a document's start
     cache: PromptCache  # what of a prompt is already in the KV cache
+    queued: _Queued = field(default_factory=lambda: _Queued())  # requests waiting for the decode thread
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
 
     @property
@@ -230,11 +247,13 @@ class EmbeddedEngine:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def work() -> None:
+            loaded.queued.add(-1)
             try:
                 emit(_decode(loaded, request, compiled, cancel, emit))
             except BaseException as exc:  # delivered to the awaiting side, never lost
                 emit(exc)
 
+        loaded.queued.add(1)
         loop.run_in_executor(loaded.executor, work)
         try:
             while True:
@@ -329,7 +348,8 @@ def _decode(
     started = time.perf_counter()
     prompt = _prompt(loaded, request)
     max_tokens = min(request.max_tokens, loaded.n_ctx - len(prompt.tokens))
-    prefilled = loaded.cache.prefill(prompt.tokens, cancel.is_set)  # cancelled part-way, the loop below stops first
+    # cancelled, it reads on while no other request waits; the loop below then stops first
+    prefilled = loaded.cache.prefill(prompt.tokens, cancel.is_set, loaded.queued.__bool__)
     prefill_ms = (time.perf_counter() - started) * 1000
     decoding = _Decoding(
         loaded,

@@ -32,6 +32,9 @@ if TYPE_CHECKING:  # llama-cpp-python is an optional extra
 # decode thread within one chunk, not after its whole prompt, which every request queued behind it
 # would wait for. Larger chunks gain little on a CPU; llama.cpp's n_batch caps it.
 PREFILL_CHUNK = 128
+# A cancelled request reads on in chunks this small while no other request waits for the model: a
+# keystroke's next request starts after at most one of them.
+BACKGROUND_CHUNK = 32
 
 
 class PromptCache:
@@ -42,13 +45,17 @@ class PromptCache:
         self.snapshots = KvSnapshots(snapshot_bytes)
         self._prompt_tokens = 0  # of the live sequence: the last prompt (what was decoded comes after)
 
-    def prefill(self, tokens: list[int], stop: Callable[[], bool]) -> int:
-        """Evaluate ``tokens`` (what is not already in the KV cache) in chunks, until done or
-        ``stop()``; return how many were evaluated. llama.cpp records each evaluated chunk in
-        ``n_tokens``/``input_ids``, so what a stopped prompt read is reused by the next request."""
+    def prefill(self, tokens: list[int], cancelled: Callable[[], bool], others_waiting: Callable[[], bool]) -> int:
+        """Evaluate ``tokens`` (what is not already in the KV cache) in chunks, until done; return
+        how many were evaluated. llama.cpp records each evaluated chunk in ``n_tokens``/
+        ``input_ids``, so what a stopped prompt read is reused by the next request. A cancelled
+        request reads on in the background until ``others_waiting()``: the next keystroke's prompt
+        shares most of it, and a cold prompt (seconds) was otherwise read only a chunk per request
+        that got past the debounce, the model idle in between."""
         llm = self.llm
         recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
-        if recurrent or not from_environment(ModelEnvironment).kv_reuse:  # off: bench/latency's baseline
+        reuse = not recurrent and from_environment(ModelEnvironment).kv_reuse
+        if not reuse:  # off: bench/latency's baseline
             llm.reset()  # a recurrent state cannot be cut back to a prefix
             common = 0
         else:
@@ -59,9 +66,12 @@ class PromptCache:
             common = min(common, len(tokens) - 1)
         llm.n_tokens = common
         self._prompt_tokens = len(tokens)
-        step = min(PREFILL_CHUNK, llm.n_batch)
-        for start in range(common, len(tokens), step):
-            if stop():
-                return start - common
+        start = common
+        while start < len(tokens):
+            background = cancelled()
+            if background and (not reuse or others_waiting()):
+                break
+            step = min(BACKGROUND_CHUNK if background else PREFILL_CHUNK, llm.n_batch)
             llm.eval(tokens[start : start + step])
-        return len(tokens) - common
+            start += step
+        return min(start, len(tokens)) - common
