@@ -10,6 +10,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 MAX_DELAY_S = 1.0
+# A request fires once the user has paused for as long as their typical gap between keys. It was
+# 1.5 gaps while every request read the code after the cursor again (seconds); now a request at a
+# keystroke reads a few tokens, and a cancelled one stops within a token, so waiting longer only
+# delays the suggestion (bench/RESULTS.md, "Editing latency").
+GAP_FACTOR = 1.0
 CACHE_ENTRIES = 100  # Tabby keeps 100 results for 5 minutes
 CACHE_TTL_S = 300.0
 # Only recent suggestions can still be typed through; a bound per document keeps each lookup
@@ -36,8 +41,8 @@ class InFlight:
 
 
 class Debouncer:
-    """Wait longer for slow typists: 1.5 times the typical gap between keystrokes, between the
-    configured debounce and a second, so a request fires when the user pauses."""
+    """Wait longer for slow typists: ``GAP_FACTOR`` times the typical gap between keystrokes,
+    between the configured debounce and a second, so a request fires when the user pauses."""
 
     def __init__(self) -> None:
         self._last: dict[str, float] = {}
@@ -51,7 +56,7 @@ class Debouncer:
             gap = now - last
             self._gap[uri] = 0.7 * self._gap.get(uri, gap) + 0.3 * gap
         base = base_ms / 1000
-        return min(max(1.5 * self._gap.get(uri, 0.0), base), max(base, MAX_DELAY_S))
+        return min(max(GAP_FACTOR * self._gap.get(uri, 0.0), base), max(base, MAX_DELAY_S))
 
 
 @dataclass(frozen=True)
