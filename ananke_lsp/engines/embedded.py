@@ -75,7 +75,7 @@ class LoadedModel:
     executor: ThreadPoolExecutor  # the one thread that loaded the model and runs all its compute
     document_start: int  # what an empty prompt evaluates: the model continues from a document's start
     cache: PromptCache  # what of a prompt is already in the KV cache
-    queued: _Queued = field(default_factory=lambda: _Queued())  # requests waiting for the decode thread
+    queued: _Queued = field(default_factory=_Queued)  # requests waiting for the decode thread
     tokens_decoded: int = 0  # over the process lifetime; shows when decoding really stops
 
     @property

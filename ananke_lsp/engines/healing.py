@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from .sampling import sample
 
 # Tokens of typed text taken off a prompt's end. Two recovered more than one on HumanEval lines
-# typed half-way (bench/RESULTS.md, "Token healing").
+# typed half-way (bench/RESULTS.md, "Token healing and where the middle opens").
 HEALED_TOKENS = 2
 # Spellings refused by the constraints (their text past the healed part) before the healed text is
 # spelled as the prompt had it, which the constraints never refuse: a bound on a step's checks.
