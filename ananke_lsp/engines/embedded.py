@@ -55,7 +55,7 @@ class _Queued:
         with self._lock:
             self._n += n
 
-    def __bool__(self) -> bool:
+    def waiting(self) -> bool:
         return self._n > 0
 
 
@@ -349,7 +349,7 @@ def _decode(
     prompt = _prompt(loaded, request)
     max_tokens = min(request.max_tokens, loaded.n_ctx - len(prompt.tokens))
     # cancelled, it reads on while no other request waits; the loop below then stops first
-    prefilled = loaded.cache.prefill(prompt.tokens, cancel.is_set, loaded.queued.__bool__)
+    prefilled = loaded.cache.prefill(prompt.tokens, cancel.is_set, loaded.queued.waiting)
     prefill_ms = (time.perf_counter() - started) * 1000
     decoding = _Decoding(
         loaded,
@@ -362,13 +362,14 @@ def _decode(
         Healing(loaded.spellings, loaded.plain_tokens, prompt.healed) if prompt.healed else None,
     )
     finish = decoding.run(cancel)
+    decode_ms = (time.perf_counter() - decoding.started) * 1000
     log.debug(
         "%d prompt tokens, %d read in %.0f ms; %d tokens decoded in %.0f ms (%s)",
         len(prompt.tokens),
         prefilled,
         prefill_ms,
         decoding.generated,
-        (time.perf_counter() - decoding.started) * 1000,
+        decode_ms,
         finish,
     )
     return EngineResult(
@@ -378,7 +379,7 @@ def _decode(
         prompt_tokens=len(prompt.tokens),
         prefilled_tokens=prefilled,
         prefill_ms=prefill_ms,
-        decode_ms=(time.perf_counter() - decoding.started) * 1000,
+        decode_ms=decode_ms,
         compile_ms=compile_ms,
         mask_us_total=gate.enforce_us if gate is not None else 0.0,
         model=loaded.name,
@@ -453,7 +454,7 @@ class _Decoding:
 
     def _take(self, token: int) -> bytes:
         """Advance every matcher by a sampled token, and count it; returns its bytes."""
-        return self._advance(token, [token], self.loaded.tokenizer.decode_bytes([token]))
+        return self._advance([token], self.loaded.tokenizer.decode_bytes([token]))
 
     def _heal(self) -> tuple[int, bytes]:
         """A token that spells on the healed text; returns it and its bytes past that text, by
@@ -462,7 +463,7 @@ class _Decoding:
         token, past = self.healing.next_token(
             self.loaded.logits(), self.request.temperature, self.request.top_p, self.rng, self._accepts
         )
-        return token, self._advance(token, self._tokens_of(past) or [], past)
+        return token, self._advance(self._tokens_of(past) or [], past)
 
     def _tokens_of(self, text: bytes) -> list[int] | None:
         """The tokens of ``text`` for the matchers; None for bytes that are not whole UTF-8
@@ -478,9 +479,9 @@ class _Decoding:
         tokens = self._tokens_of(text)
         return tokens is not None and all(m.validate_tokens(tokens) == len(tokens) for m in self.matchers)
 
-    def _advance(self, token: int, consumed: list[int], piece: bytes) -> bytes:
-        """Count ``token`` as decoded, advance every matcher by ``consumed`` (the tokens of its
-        output text) and the closing search by ``piece`` (that text); returns ``piece``."""
+    def _advance(self, consumed: list[int], piece: bytes) -> bytes:
+        """Count a decoded token, advance every matcher by ``consumed`` (the tokens of its output
+        text) and the closing search by ``piece`` (that text); returns ``piece``."""
         for matcher in self.matchers:
             if consumed and not matcher.consume_tokens(consumed):
                 raise EngineError(f"llguidance rejected a token its own mask allowed: {matcher.get_error()}")

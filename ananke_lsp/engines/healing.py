@@ -42,9 +42,12 @@ class Spellings:
         self._exact = {piece: token for piece, token in reversed(self._sorted)}
 
     def starting_with(self, text: bytes) -> list[int]:
-        first = bisect.bisect_left(self._keys, text)
-        last = bisect.bisect_left(self._keys, text + b"\xff" * 8, lo=first)  # no token is 8 bytes of 0xff
-        return [token for _, token in self._sorted[first:last] if self.pieces[token].startswith(text)]
+        """The tokens whose bytes start with ``text``: in byte order, a run from ``text``'s place."""
+        tokens, i = [], bisect.bisect_left(self._keys, text)
+        while i < len(self._keys) and self._keys[i].startswith(text):
+            tokens.append(self._sorted[i][1])
+            i += 1
+        return tokens
 
     def exact(self, text: bytes) -> int | None:
         return self._exact.get(text)
